@@ -1,0 +1,228 @@
+-- 0001_init: the whole durable state of Holdpoint.
+--
+-- Contract:
+-- * Postgres is the source of truth; Redis only holds work to do.
+-- * approvals change state only through guarded UPDATEs (WHERE status = expected);
+--   every change writes one approval_events row in the same transaction.
+-- * approval_events is append-only (trigger) and hash-chained per tenant through
+--   holdpoint_append_event(), which serialises appends on the tenant row.
+-- * webhook_deliveries is the outbox: rows are written in the transaction that
+--   writes the event, jobs are enqueued after commit, the reconciler re-enqueues
+--   what Redis lost.
+
+CREATE TABLE tenants (
+  id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  name           text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  webhook_secret text NOT NULL,
+  event_seq      bigint NOT NULL DEFAULT 0,
+  chain_head     bytea,
+  created_at     timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE api_keys (
+  id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id    uuid NOT NULL REFERENCES tenants (id),
+  role         text NOT NULL CHECK (role IN ('agent', 'approver', 'admin')),
+  key_hash     bytea NOT NULL UNIQUE,
+  prefix       text NOT NULL,
+  name         text,
+  approver     text,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  revoked_at   timestamptz
+);
+CREATE INDEX api_keys_tenant ON api_keys (tenant_id, created_at DESC);
+
+CREATE TABLE policies (
+  tenant_id   uuid NOT NULL REFERENCES tenants (id),
+  version     integer NOT NULL CHECK (version > 0),
+  document    jsonb NOT NULL,
+  source      text,
+  created_by  text,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant_id, version)
+);
+
+CREATE TABLE approvals (
+  id                 uuid PRIMARY KEY,
+  tenant_id          uuid NOT NULL REFERENCES tenants (id),
+  idempotency_key    text NOT NULL,
+  request_hash       text NOT NULL,
+  action             text NOT NULL,
+  agent_id           text NOT NULL,
+  params             jsonb NOT NULL,
+  context            jsonb NOT NULL,
+  reasons            jsonb NOT NULL,
+  status             text NOT NULL CHECK (status IN
+                       ('pending', 'approved', 'rejected', 'expired', 'cancelled',
+                        'executing', 'completed', 'failed')),
+  required_approvals integer NOT NULL CHECK (required_approvals BETWEEN 1 AND 20),
+  timeout_seconds    integer NOT NULL,
+  on_timeout         text NOT NULL CHECK (on_timeout IN ('reject', 'approve')),
+  expires_at         timestamptz NOT NULL,
+  callback_url       text,
+  routing            jsonb NOT NULL,
+  policy_version     integer,
+  decision_id        uuid,
+  slack_channel      text,
+  slack_ts           text,
+  decided_at         timestamptz,
+  decided_by         text,
+  decision_reason    text,
+  decision_channel   text,
+  claim_token        uuid,
+  claim_expires_at   timestamptz,
+  claimed_at         timestamptz,
+  result             jsonb,
+  error              jsonb,
+  completed_at       timestamptz,
+  created_at         timestamptz NOT NULL,
+  updated_at         timestamptz NOT NULL,
+  UNIQUE (tenant_id, idempotency_key)
+);
+CREATE INDEX approvals_list ON approvals (tenant_id, created_at DESC, id DESC);
+CREATE INDEX approvals_pending_deadline ON approvals (expires_at) WHERE status = 'pending';
+CREATE INDEX approvals_lease ON approvals (claim_expires_at) WHERE status = 'executing';
+
+-- Long-polls wait on this channel: every status change says which approval moved.
+CREATE FUNCTION holdpoint_notify_approval() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('holdpoint_approval', NEW.id::text);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER approvals_notify AFTER UPDATE OF status ON approvals
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION holdpoint_notify_approval();
+
+CREATE TABLE approval_votes (
+  approval_id uuid NOT NULL REFERENCES approvals (id),
+  approver    text NOT NULL,
+  vote        text NOT NULL CHECK (vote IN ('approve', 'reject')),
+  reason      text,
+  channel     text NOT NULL,
+  created_at  timestamptz NOT NULL,
+  PRIMARY KEY (approval_id, approver)
+);
+
+CREATE TABLE approval_events (
+  id          uuid PRIMARY KEY,
+  tenant_id   uuid NOT NULL REFERENCES tenants (id),
+  seq         bigint NOT NULL,
+  approval_id uuid REFERENCES approvals (id),
+  type        text NOT NULL,
+  actor       text NOT NULL,
+  channel     text NOT NULL,
+  data        jsonb NOT NULL,
+  created_at  timestamptz NOT NULL,
+  prev_hash   bytea,
+  hash        bytea NOT NULL,
+  UNIQUE (tenant_id, seq)
+);
+CREATE INDEX approval_events_approval ON approval_events (approval_id, seq);
+
+CREATE FUNCTION holdpoint_forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'HP001';
+END $$;
+CREATE TRIGGER approval_events_append_only BEFORE UPDATE OR DELETE ON approval_events
+  FOR EACH ROW EXECUTE FUNCTION holdpoint_forbid_change();
+CREATE TRIGGER approval_events_no_truncate BEFORE TRUNCATE ON approval_events
+  FOR EACH STATEMENT EXECUTE FUNCTION holdpoint_forbid_change();
+
+-- Appends one event to the tenant's chain:
+--   hash = sha256(prev_hash || utf8(seq || '.' || content))
+-- where content is the canonical JSON the application computed for the event.
+-- The tenant row lock serialises appends per tenant; call it last in a
+-- transaction so the lock is held briefly.
+CREATE FUNCTION holdpoint_append_event(
+  p_id uuid, p_tenant uuid, p_approval uuid, p_type text, p_actor text,
+  p_channel text, p_data jsonb, p_created_at timestamptz, p_content text
+) RETURNS approval_events LANGUAGE plpgsql AS $$
+DECLARE
+  v_seq  bigint;
+  v_prev bytea;
+  v_hash bytea;
+  v_row  approval_events;
+BEGIN
+  UPDATE tenants SET event_seq = event_seq + 1 WHERE id = p_tenant
+    RETURNING event_seq, chain_head INTO v_seq, v_prev;
+  IF v_seq IS NULL THEN
+    RAISE EXCEPTION 'unknown tenant %', p_tenant USING ERRCODE = 'HP002';
+  END IF;
+  v_hash := sha256(coalesce(v_prev, ''::bytea) || convert_to(v_seq::text || '.' || p_content, 'UTF8'));
+  INSERT INTO approval_events (id, tenant_id, seq, approval_id, type, actor, channel, data, created_at, prev_hash, hash)
+    VALUES (p_id, p_tenant, v_seq, p_approval, p_type, p_actor, p_channel, p_data, p_created_at, v_prev, v_hash)
+    RETURNING * INTO v_row;
+  UPDATE tenants SET chain_head = v_hash WHERE id = p_tenant;
+  RETURN v_row;
+END $$;
+
+-- Every check / guard evaluation. Guard evaluations carry the idempotency key,
+-- so a retried guard returns the outcome it got the first time.
+CREATE TABLE decisions (
+  id               uuid PRIMARY KEY,
+  tenant_id        uuid NOT NULL REFERENCES tenants (id),
+  kind             text NOT NULL CHECK (kind IN ('check', 'guard')),
+  idempotency_key  text,
+  request_hash     text,
+  action           text NOT NULL,
+  agent_id         text NOT NULL,
+  decision         text NOT NULL CHECK (decision IN ('allow', 'deny', 'require_approval')),
+  reasons          jsonb NOT NULL,
+  policy_version   integer,
+  approval_id      uuid,
+  created_at       timestamptz NOT NULL,
+  report_status    text CHECK (report_status IN ('completed', 'failed')),
+  report_result    jsonb,
+  reported_at      timestamptz
+);
+CREATE UNIQUE INDEX decisions_guard_key ON decisions (tenant_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX decisions_list ON decisions (tenant_id, created_at DESC);
+
+-- Decisions are evidence: never deleted, and only the report may be written,
+-- once.
+CREATE FUNCTION holdpoint_decisions_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' OR OLD.reported_at IS NOT NULL
+     OR (to_jsonb(NEW) - 'report_status' - 'report_result' - 'reported_at')
+        IS DISTINCT FROM (to_jsonb(OLD) - 'report_status' - 'report_result' - 'reported_at') THEN
+    RAISE EXCEPTION 'decisions are append-only (only a first report may be added)' USING ERRCODE = 'HP001';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER decisions_append_only BEFORE UPDATE OR DELETE ON decisions
+  FOR EACH ROW EXECUTE FUNCTION holdpoint_decisions_guard();
+
+CREATE TABLE webhook_endpoints (
+  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id       uuid NOT NULL REFERENCES tenants (id),
+  url             text NOT NULL,
+  event_types     text[] NOT NULL DEFAULT '{}',
+  description     text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  disabled_at     timestamptz,
+  disabled_reason text
+);
+CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant_id) WHERE disabled_at IS NULL;
+
+CREATE TABLE webhook_deliveries (
+  id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id        uuid NOT NULL REFERENCES tenants (id),
+  event_id         uuid NOT NULL REFERENCES approval_events (id),
+  endpoint_id      uuid REFERENCES webhook_endpoints (id),
+  target           text NOT NULL,          -- endpoint id, or 'callback'
+  url              text NOT NULL,
+  payload          text NOT NULL,          -- the exact body, stable across retries
+  status           text NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'delivered', 'failed', 'dead')),
+  attempts         integer NOT NULL DEFAULT 0,
+  last_status_code integer,
+  last_error       text,
+  next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+  delivered_at     timestamptz,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  updated_at       timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (event_id, target)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_tenant ON webhook_deliveries (tenant_id, created_at DESC);

@@ -1,0 +1,57 @@
+// The one place that reads process.env. Parsed once at boot, passed down.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+export const ConfigSchema = z.object({
+  DATABASE_URL: z.string().url().default('postgres://localhost:5432/holdpoint'),
+  REDIS_URL: z.string().url().default('redis://localhost:6379'),
+  PORT: int(8080, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+  HOLDPOINT_PUBLIC_URL: z.string().url().optional(),
+  HOLDPOINT_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ - . { } only')
+    .default('{holdpoint}'),
+  SLACK_BOT_TOKEN: z.string().optional(),
+  SLACK_SIGNING_SECRET: z.string().optional(),
+  SLACK_API_URL: z.string().url().optional(),
+  HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: bool,
+  HOLDPOINT_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  HOLDPOINT_WEBHOOK_RETRY_BASE_MS: int(2_000, 1, 3_600_000),
+  HOLDPOINT_WEBHOOK_MAX_ATTEMPTS: int(17, 1, 50),
+  HOLDPOINT_RECONCILE_INTERVAL_MS: int(15_000, 200, 3_600_000),
+  HOLDPOINT_MAX_BODY_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  HOLDPOINT_SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+  HOLDPOINT_DB_POOL: int(10, 1, 200),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** postgres://user:secret@host/db → postgres://user:***@host/db, for error messages. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

@@ -1,0 +1,117 @@
+// The tenant policy document (YAML or JSON). Validated with zod; every problem
+// is reported with its path.
+import { z } from 'zod';
+
+const glob = z.string().min(1).max(200);
+const globs = z.union([glob, z.array(glob).min(1).max(100)]);
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+const isRegex = (s: string) => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const ConditionSchema = z
+  .strictObject({
+    eq: scalar.optional(),
+    ne: scalar.optional(),
+    gt: z.number().optional(),
+    gte: z.number().optional(),
+    lt: z.number().optional(),
+    lte: z.number().optional(),
+    in: z.array(scalar).max(1000).optional(),
+    not_in: z.array(scalar).max(1000).optional(),
+    matches: z.string().max(500).refine(isRegex, 'not a valid regular expression').optional(),
+    exists: z.boolean().optional(),
+  })
+  .refine((c) => Object.keys(c).length > 0, 'a condition needs at least one operator');
+
+export const ApproversSchema = z.strictObject({
+  slack_user_ids: z.array(z.string().min(1)).max(100).default([]),
+  identities: z.array(z.string().min(1)).max(100).default([]),
+});
+
+export const ApprovalRouteSchema = z.strictObject({
+  slack_channel: z.string().min(1).max(200).optional(),
+  approvers: ApproversSchema.optional(),
+  required_approvals: z.number().int().min(1).max(20).optional(),
+  timeout_seconds: z.number().int().min(1).max(30 * 86_400).optional(),
+  on_timeout: z.enum(['reject', 'approve']).optional(),
+});
+
+export const DECISIONS = ['allow', 'deny', 'require_approval'] as const;
+export type PolicyDecision = (typeof DECISIONS)[number];
+
+export const RuleSchema = z.strictObject({
+  name: z.string().min(1).max(200),
+  description: z.string().max(2000).optional(),
+  match: z
+    .strictObject({
+      action: globs.optional(),
+      agent: globs.optional(),
+      when: z.record(z.string().min(1).max(200), ConditionSchema).optional(),
+    })
+    .default({}),
+  decision: z.enum(DECISIONS),
+  reason: z.string().max(1000).optional(),
+  approval: ApprovalRouteSchema.optional(),
+});
+
+export const PolicySchema = z
+  .strictObject({
+    version: z.union([z.number(), z.string()]).optional(),
+    description: z.string().max(2000).optional(),
+    fail_mode: z.enum(['closed', 'open']).default('closed'),
+    defaults: z
+      .strictObject({
+        decision: z.enum(DECISIONS).default('require_approval'),
+        reason: z.string().max(1000).optional(),
+        timeout_seconds: z.number().int().min(1).max(30 * 86_400).default(900),
+        on_timeout: z.enum(['reject', 'approve']).default('reject'),
+        required_approvals: z.number().int().min(1).max(20).default(1),
+        slack_channel: z.string().min(1).max(200).optional(),
+        approvers: ApproversSchema.optional(),
+      })
+      .default({ decision: 'require_approval', timeout_seconds: 900, on_timeout: 'reject', required_approvals: 1 }),
+    rules: z.array(RuleSchema).max(1000).default([]),
+    // Stateful guards (budget, rate_limit, sensitive_data, scope) are validated
+    // by their own schemas once they exist; kept as given until then.
+    guards: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((p, ctx) => {
+    const seen = new Set<string>();
+    p.rules.forEach((r, i) => {
+      if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicate rule name "${r.name}"` });
+      seen.add(r.name);
+    });
+  });
+
+export type Policy = z.output<typeof PolicySchema>;
+export type PolicyInput = z.input<typeof PolicySchema>;
+export type Rule = z.output<typeof RuleSchema>;
+export type Condition = z.output<typeof ConditionSchema>;
+export type ApprovalRoute = z.output<typeof ApprovalRouteSchema>;
+
+/**
+ * The policy a tenant has before it sets one: every action needs a human.
+ * An approval engine that allows everything by default would be a trap.
+ */
+export const DEFAULT_POLICY: Policy = PolicySchema.parse({});
+
+export interface PolicyProblem {
+  path: string;
+  message: string;
+}
+
+export function parsePolicy(doc: unknown): { ok: true; policy: Policy } | { ok: false; problems: PolicyProblem[] } {
+  const r = PolicySchema.safeParse(doc);
+  if (r.success) return { ok: true, policy: r.data };
+  return {
+    ok: false,
+    problems: r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })),
+  };
+}
