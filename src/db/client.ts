@@ -3,6 +3,8 @@ import postgres from 'postgres';
 export type Sql = postgres.Sql<Record<string, never>>;
 /** A connection or an open transaction: every db function accepts either. */
 export type Tx = postgres.Sql<Record<string, never>> | postgres.TransactionSql<Record<string, never>>;
+/** Only an open transaction (for functions that take transaction-scoped locks). */
+export type TxOnly = postgres.TransactionSql<Record<string, never>>;
 
 export interface SqlOptions {
   max?: number;

@@ -1,0 +1,97 @@
+// The approval object as the API, webhooks and SDK see it. Pure.
+import type { Status } from './status.ts';
+
+export interface ApprovalView {
+  id: string;
+  idempotency_key: string;
+  action: string;
+  agent_id: string;
+  params: Record<string, unknown>;
+  context: Record<string, unknown>;
+  status: Status;
+  reasons: unknown[];
+  required_approvals: number;
+  votes: { approver: string; vote: 'approve' | 'reject'; reason: string | null; channel: string; created_at: string }[];
+  routing: unknown;
+  on_timeout: 'reject' | 'approve';
+  created_at: string;
+  expires_at: string;
+  decided_at: string | null;
+  decided_by: string | null;
+  decision_reason: string | null;
+  decision_channel: string | null;
+  claim_expires_at: string | null;
+  callback_url: string | null;
+  result: unknown;
+  error: unknown;
+  completed_at: string | null;
+  policy_version: number | null;
+  decision_id: string | null;
+}
+
+interface RowLike {
+  id: string;
+  idempotency_key: string;
+  action: string;
+  agent_id: string;
+  params: Record<string, unknown>;
+  context: Record<string, unknown>;
+  status: Status;
+  reasons: unknown[];
+  required_approvals: number;
+  routing: unknown;
+  on_timeout: 'reject' | 'approve';
+  created_at: Date;
+  expires_at: Date;
+  decided_at: Date | null;
+  decided_by: string | null;
+  decision_reason: string | null;
+  decision_channel: string | null;
+  claim_expires_at: Date | null;
+  callback_url: string | null;
+  result: unknown;
+  error: unknown;
+  completed_at: Date | null;
+  policy_version: number | null;
+  decision_id: string | null;
+}
+
+interface VoteLike {
+  approver: string;
+  vote: 'approve' | 'reject';
+  reason: string | null;
+  channel: string;
+  created_at: Date;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function renderApproval(r: RowLike, votes: readonly VoteLike[] = []): ApprovalView {
+  return {
+    id: r.id,
+    idempotency_key: r.idempotency_key,
+    action: r.action,
+    agent_id: r.agent_id,
+    params: r.params,
+    context: r.context,
+    status: r.status,
+    reasons: r.reasons,
+    required_approvals: r.required_approvals,
+    votes: votes.map((v) => ({ approver: v.approver, vote: v.vote, reason: v.reason, channel: v.channel, created_at: v.created_at.toISOString() })),
+    routing: r.routing,
+    on_timeout: r.on_timeout,
+    created_at: r.created_at.toISOString(),
+    expires_at: r.expires_at.toISOString(),
+    decided_at: iso(r.decided_at),
+    decided_by: r.decided_by,
+    decision_reason: r.decision_reason,
+    decision_channel: r.decision_channel,
+    claim_expires_at: iso(r.claim_expires_at),
+    callback_url: r.callback_url,
+    result: r.result ?? null,
+    error: r.error ?? null,
+    completed_at: iso(r.completed_at),
+    policy_version: r.policy_version,
+    decision_id: r.decision_id,
+  };
+}

@@ -1,0 +1,71 @@
+// Every queue name, job id and job payload schema lives here and nowhere else.
+//
+// Contract: jobs carry ids only; processors re-read Postgres and act only if the
+// row still needs it, so a repeated or late job is harmless. Job ids are
+// deterministic, so adding a job twice adds it once (BullMQ ignores a known id).
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { z } from 'zod';
+
+export const QUEUE_NAMES = {
+  expire: 'expire-approval',
+  deliver: 'deliver-webhook',
+  reconcile: 'reconcile',
+} as const;
+
+export const ExpireJob = z.strictObject({ approval_id: z.string().uuid() });
+export type ExpireJob = z.infer<typeof ExpireJob>;
+
+export const DeliverJob = z.strictObject({ delivery_id: z.string().uuid() });
+export type DeliverJob = z.infer<typeof DeliverJob>;
+
+export const ReconcileJob = z.strictObject({ reason: z.enum(['boot', 'schedule', 'manual']).default('schedule') });
+export type ReconcileJob = z.infer<typeof ReconcileJob>;
+
+export const jobIds = {
+  expire: (approvalId: string) => `expire__${approvalId}`,
+  deliver: (eventId: string, target: string) => `deliver__${eventId}__${target}`,
+  reconcileScheduler: 'reconcile__scheduler',
+  reconcileBoot: (bootId: string) => `reconcile__boot__${bootId}`,
+};
+
+export interface Queues {
+  expire: Queue<ExpireJob>;
+  deliver: Queue<DeliverJob>;
+  reconcile: Queue<ReconcileJob>;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+const KEEP: JobsOptions = {
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 86_400 },
+};
+
+export function createQueues(connection: ConnectionOptions, prefix: string, opts: { maxAttempts: number }): Queues {
+  const expire = new Queue<ExpireJob>(QUEUE_NAMES.expire, {
+    connection,
+    prefix,
+    defaultJobOptions: { ...KEEP, attempts: 20, backoff: { type: 'exponential', delay: 1_000 } },
+  });
+  const deliver = new Queue<DeliverJob>(QUEUE_NAMES.deliver, {
+    connection,
+    prefix,
+    // Backoff is computed by the worker's strategy (retryDelayMs), the same
+    // numbers Postgres records as next_attempt_at.
+    defaultJobOptions: { ...KEEP, attempts: opts.maxAttempts, backoff: { type: 'holdpoint' } },
+  });
+  const reconcile = new Queue<ReconcileJob>(QUEUE_NAMES.reconcile, {
+    connection,
+    prefix,
+    defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 1 },
+  });
+  return {
+    expire,
+    deliver,
+    reconcile,
+    prefix,
+    async close() {
+      await Promise.allSettled([expire.close(), deliver.close(), reconcile.close()]);
+    },
+  };
+}

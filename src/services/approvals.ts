@@ -1,0 +1,480 @@
+// The one path every channel takes to change an approval: API, Slack, web inbox,
+// workers. Each change is: lock the row, ask the pure core, write the patch with
+// a guarded UPDATE, append the events and their webhook outbox rows — one
+// transaction — then, after commit, enqueue jobs. Enqueue failures are logged,
+// not surfaced: Postgres already holds the truth and the reconciler re-adds
+// whatever Redis missed.
+import { createHash, randomUUID } from 'node:crypto';
+import { canonicalJson, verifyChain } from '../approvals/chain.ts';
+import { renderApproval, type ApprovalView } from '../approvals/render.ts';
+import { webhookTypeFor, type Status } from '../approvals/status.ts';
+import { transition, type ApprovalState, type AuditRecord, type Effect, type TransitionEvent } from '../approvals/transition.ts';
+import * as approvalsDb from '../db/approvals.ts';
+import type { ApprovalRow, VoteRow } from '../db/approvals.ts';
+import type { Sql, Tx } from '../db/client.ts';
+import * as decisionsDb from '../db/decisions.ts';
+import type { DecisionRow } from '../db/decisions.ts';
+import { appendEvent, eventsForApproval, toChainEvent, type EventRow } from '../db/events.ts';
+import { insertDeliveries } from '../db/webhooks.ts';
+import { AppError } from '../errors.ts';
+import { uuidv7 } from '../ids.ts';
+import type { Logger } from '../log.ts';
+import { evaluate, type Evaluation } from '../policy/evaluate.ts';
+import { jobIds, type Queues } from '../queue/queues.ts';
+import type { Notifier } from './notifier.ts';
+import type { PolicyStore } from './policies.ts';
+
+export interface ServiceDeps {
+  sql: Sql;
+  queues: Queues;
+  policies: PolicyStore;
+  notifier: Notifier;
+  log: Logger;
+  clock: () => Date;
+  claimLeaseSeconds?: number;
+}
+
+export interface GuardInput {
+  action: string;
+  agent_id: string;
+  params: Record<string, unknown>;
+  context: Record<string, unknown>;
+  idempotency_key: string;
+  callback_url?: string | null | undefined;
+  timeout_seconds?: number | undefined;
+}
+
+export type GuardStatus = 'allowed' | 'denied' | Status;
+
+export interface GuardOutcome {
+  status: GuardStatus;
+  reasons: unknown[];
+  decision_id: string;
+  policy_version: number | null;
+  approval: ApprovalView | null;
+  /** True when this call created the approval (false on every retry). */
+  created: boolean;
+}
+
+interface Pending {
+  deliveries: { id: string; event_id: string; target: string }[];
+  expire?: { id: string; at: Date } | undefined;
+  effects: Effect[];
+  approvalId: string;
+}
+
+export function requestHash(action: string, agentId: string, params: unknown): string {
+  return createHash('sha256').update(canonicalJson({ action, agent_id: agentId, params })).digest('hex');
+}
+
+function stateOf(row: ApprovalRow, votes: readonly VoteRow[]): ApprovalState {
+  return {
+    status: row.status,
+    agent_id: row.agent_id,
+    required_approvals: row.required_approvals,
+    on_timeout: row.on_timeout,
+    expires_at: row.expires_at,
+    approvers: row.routing?.approvers?.identities ?? [],
+    votes,
+    claim_token: row.claim_token,
+    claim_expires_at: row.claim_expires_at,
+  };
+}
+
+export function webhookBody(event: { id: string; type: string; created_at: Date }, approval: ApprovalView): string {
+  return JSON.stringify({ type: event.type, id: event.id, created_at: event.created_at.toISOString(), data: approval });
+}
+
+export function createApprovalService(deps: ServiceDeps) {
+  const { sql, queues, log, clock } = deps;
+  const leaseDefault = deps.claimLeaseSeconds ?? 300;
+
+  /** Appends audit records and their webhook outbox rows. Last in the transaction. */
+  async function record(
+    tx: Tx,
+    row: ApprovalRow,
+    view: ApprovalView,
+    records: readonly AuditRecord[],
+    now: Date,
+  ): Promise<{ events: EventRow[]; deliveries: Pending['deliveries'] }> {
+    const events: EventRow[] = [];
+    const deliveries: Pending['deliveries'] = [];
+    for (const r of records) {
+      const ev = await appendEvent(tx, { ...r, id: uuidv7(now.getTime()), tenant_id: row.tenant_id, approval_id: row.id, created_at: now });
+      events.push(ev);
+      const type = webhookTypeFor(r.type);
+      if (type) {
+        const payload = webhookBody({ id: ev.id, type, created_at: ev.created_at }, view);
+        deliveries.push(
+          ...(await insertDeliveries(tx, { tenant_id: row.tenant_id, event_id: ev.id, type, callback_url: row.callback_url, payload, now })),
+        );
+      }
+    }
+    return { events, deliveries };
+  }
+
+  /** After commit: jobs. Never throws — the reconciler repairs what fails here. */
+  async function dispatch(p: Pending): Promise<void> {
+    const now = clock().getTime();
+    const work: Promise<unknown>[] = [];
+    if (p.expire) {
+      work.push(
+        queues.expire.add('expire', { approval_id: p.expire.id }, { jobId: jobIds.expire(p.expire.id), delay: Math.max(0, p.expire.at.getTime() - now) }),
+      );
+    }
+    for (const d of p.deliveries) {
+      work.push(queues.deliver.add('deliver', { delivery_id: d.id }, { jobId: jobIds.deliver(d.event_id, d.target) }));
+    }
+    for (const e of p.effects) {
+      if (e.type === 'cancel_expiry') {
+        // Only to keep Redis small: a stale expiry job re-reads the row and does nothing.
+        work.push(queues.expire.remove(jobIds.expire(p.approvalId)));
+      }
+    }
+    const results = await Promise.allSettled(work);
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length > 0) {
+      log.warn('enqueue after commit failed; the reconciler will retry', {
+        approval_id: p.approvalId,
+        failures: failed.length,
+        err: (failed[0] as PromiseRejectedResult).reason,
+      });
+    }
+  }
+
+  async function view(tx: Tx, row: ApprovalRow): Promise<ApprovalView> {
+    const votes = (await approvalsDb.votesFor(tx, [row.id])).get(row.id) ?? [];
+    return renderApproval(row, votes);
+  }
+
+  async function views(tx: Tx, rows: ApprovalRow[]): Promise<ApprovalView[]> {
+    const votes = await approvalsDb.votesFor(tx, rows.map((r) => r.id));
+    return rows.map((r) => renderApproval(r, votes.get(r.id) ?? []));
+  }
+
+  function outcomeOf(d: DecisionRow, approval: ApprovalView | null, created: boolean): GuardOutcome {
+    const status: GuardStatus = approval ? approval.status : d.decision === 'allow' ? 'allowed' : 'denied';
+    return { status, reasons: d.reasons, decision_id: d.id, policy_version: d.policy_version, approval, created };
+  }
+
+  async function replay(tenantId: string, d: DecisionRow, input: GuardInput): Promise<GuardOutcome> {
+    if (d.request_hash !== requestHash(input.action, input.agent_id, input.params)) {
+      throw new AppError(
+        'idempotency_key_reused',
+        'this idempotency key was used for a different action, agent or params',
+        { idempotency_key: input.idempotency_key, decision_id: d.id },
+      );
+    }
+    let approval: ApprovalView | null = null;
+    if (d.approval_id) {
+      const row = await approvalsDb.getApproval(sql, tenantId, d.approval_id);
+      if (row) approval = await view(sql, row);
+    }
+    return outcomeOf(d, approval, false);
+  }
+
+  /**
+   * Applies one event to one approval under its row lock. `tenantId` null is for
+   * workers acting on ids from jobs.
+   */
+  async function apply(
+    tenantId: string | null,
+    id: string,
+    event: TransitionEvent,
+  ): Promise<{ approval: ApprovalView; changed: boolean; refusal?: { code: string; message: string } }> {
+    const now = clock();
+    const out = await sql.begin(async (tx) => {
+      const row = await approvalsDb.lockApproval(tx, id);
+      if (!row || (tenantId !== null && row.tenant_id !== tenantId)) throw new AppError('not_found', `approval ${id} not found`);
+      const votes = (await approvalsDb.votesFor(tx, [id])).get(id) ?? [];
+      const r = transition(stateOf(row, votes), event, now);
+      if (!r.ok) return { kind: 'refused' as const, row, votes, code: r.code, message: r.message };
+      if (r.noop) return { kind: 'noop' as const, row, votes };
+      const updated =
+        Object.keys(r.patch).length > 0 ? await approvalsDb.updateApproval(tx, id, r.from, r.patch, now) : row;
+      // We hold the row lock, so the guarded UPDATE cannot lose; if it ever
+      // does, roll back rather than write events for a change that did not happen.
+      if (!updated) throw new AppError('already_decided', 'approval changed concurrently');
+      let allVotes = votes;
+      if (r.vote) {
+        await approvalsDb.upsertVote(tx, { approval_id: id, ...r.vote }, now);
+        allVotes = [...votes.filter((v) => v.approver !== r.vote!.approver), { approval_id: id, ...r.vote, created_at: now }];
+      }
+      const v = renderApproval(updated, allVotes);
+      const { deliveries } = await record(tx, updated, v, r.events, now);
+      return { kind: 'changed' as const, view: v, pending: { deliveries, effects: r.effects, approvalId: id } satisfies Pending };
+    });
+    if (out.kind === 'changed') {
+      await dispatch(out.pending);
+      return { approval: out.view, changed: true };
+    }
+    const approval = renderApproval(out.row, out.votes);
+    if (out.kind === 'noop') return { approval, changed: false };
+    return { approval, changed: false, refusal: { code: out.code, message: out.message } };
+  }
+
+  /** Like apply, but a refusal becomes the matching API error carrying the current approval. */
+  async function applyOrThrow(tenantId: string, id: string, event: TransitionEvent): Promise<ApprovalView> {
+    const r = await apply(tenantId, id, event);
+    if (r.refusal) {
+      const code = r.refusal.code as 'already_decided' | 'claim_conflict' | 'invalid_state' | 'self_approval' | 'not_an_approver';
+      throw new AppError(code, r.refusal.message, { approval: r.approval });
+    }
+    return r.approval;
+  }
+
+  async function evaluateFor(tenantId: string, input: { action: string; agent_id: string; params: Record<string, unknown>; context: Record<string, unknown> }) {
+    const active = await deps.policies.current(tenantId);
+    const evaluation: Evaluation = evaluate(active.policy, input);
+    return { active, evaluation };
+  }
+
+  return {
+    /** Evaluates the policy and records the decision; creates nothing else. */
+    async check(tenantId: string, input: Omit<GuardInput, 'idempotency_key' | 'callback_url' | 'timeout_seconds'>) {
+      const { active, evaluation } = await evaluateFor(tenantId, input);
+      const now = clock();
+      const d = await decisionsDb.insertDecision(sql, {
+        id: uuidv7(now.getTime()),
+        tenant_id: tenantId,
+        kind: 'check',
+        idempotency_key: null,
+        request_hash: requestHash(input.action, input.agent_id, input.params),
+        action: input.action,
+        agent_id: input.agent_id,
+        decision: evaluation.decision,
+        reasons: evaluation.reasons,
+        policy_version: active.version,
+        approval_id: null,
+        created_at: now,
+      });
+      return {
+        decision: evaluation.decision,
+        reasons: evaluation.reasons,
+        decision_id: d!.id,
+        policy_version: active.version,
+        matched_rules: evaluation.matched_rules,
+      };
+    },
+
+    /**
+     * Evaluates and, when a human must decide, parks the action as an approval.
+     * The idempotency key makes every retry return the first call's outcome.
+     */
+    async guard(tenantId: string, input: GuardInput): Promise<GuardOutcome> {
+      const existing = await decisionsDb.getDecisionByKey(sql, tenantId, input.idempotency_key);
+      if (existing) return replay(tenantId, existing, input);
+
+      const { active, evaluation } = await evaluateFor(tenantId, input);
+      const now = clock();
+      const hash = requestHash(input.action, input.agent_id, input.params);
+      const approvalId = evaluation.decision === 'require_approval' ? randomUUID() : null;
+
+      const out = await sql.begin(async (tx) => {
+        const d = await decisionsDb.insertDecision(tx, {
+          id: uuidv7(now.getTime()),
+          tenant_id: tenantId,
+          kind: 'guard',
+          idempotency_key: input.idempotency_key,
+          request_hash: hash,
+          action: input.action,
+          agent_id: input.agent_id,
+          decision: evaluation.decision,
+          reasons: evaluation.reasons,
+          policy_version: active.version,
+          approval_id: approvalId,
+          created_at: now,
+        });
+        // Lost the race for this key: the winner has committed by now (we waited
+        // on its unique-index entry), so replay its outcome.
+        if (!d) return { kind: 'raced' as const };
+        if (!approvalId || !evaluation.routing) return { kind: 'decided' as const, d };
+
+        const routing = evaluation.routing;
+        const timeout = Math.min(input.timeout_seconds ?? routing.timeout_seconds, routing.timeout_seconds);
+        const row = await approvalsDb.insertApproval(tx, {
+          id: approvalId,
+          tenant_id: tenantId,
+          idempotency_key: input.idempotency_key,
+          request_hash: hash,
+          action: input.action,
+          agent_id: input.agent_id,
+          params: input.params,
+          context: input.context,
+          reasons: evaluation.reasons,
+          required_approvals: routing.required_approvals,
+          timeout_seconds: timeout,
+          on_timeout: routing.on_timeout,
+          expires_at: new Date(now.getTime() + timeout * 1000),
+          callback_url: input.callback_url ?? null,
+          routing,
+          policy_version: active.version,
+          decision_id: d.id,
+          created_at: now,
+        });
+        if (!row) throw new AppError('idempotency_key_reused', 'an approval already holds this idempotency key');
+        const v = renderApproval(row, []);
+        const { deliveries } = await record(
+          tx,
+          row,
+          v,
+          [{ type: 'requested', actor: input.agent_id, channel: 'api', data: { action: input.action, reasons: evaluation.reasons, routing, policy_version: active.version } }],
+          now,
+        );
+        return { kind: 'created' as const, d, v, pending: { deliveries, expire: { id: row.id, at: row.expires_at }, effects: [], approvalId: row.id } satisfies Pending };
+      });
+
+      if (out.kind === 'raced') {
+        const winner = await decisionsDb.getDecisionByKey(sql, tenantId, input.idempotency_key);
+        if (!winner) throw new AppError('dependency_unavailable', 'idempotency key race did not settle; retry');
+        return replay(tenantId, winner, input);
+      }
+      if (out.kind === 'decided') return outcomeOf(out.d, null, false);
+      await dispatch(out.pending);
+      return outcomeOf(out.d, out.v, true);
+    },
+
+    async get(tenantId: string, id: string): Promise<ApprovalView> {
+      const row = await approvalsDb.getApproval(sql, tenantId, id);
+      if (!row) throw new AppError('not_found', `approval ${id} not found`);
+      return view(sql, row);
+    },
+
+    async getByKey(tenantId: string, key: string): Promise<ApprovalView> {
+      const row = await approvalsDb.getApprovalByKey(sql, tenantId, key);
+      if (!row) throw new AppError('not_found', `no approval for idempotency key ${key}`);
+      return view(sql, row);
+    },
+
+    /**
+     * Long-poll: returns as soon as the approval leaves pending, or after
+     * `waitMs` with it still pending. Woken by Postgres NOTIFY, not by polling.
+     */
+    async waitByKey(tenantId: string, key: string, waitMs: number): Promise<ApprovalView> {
+      const deadline = clock().getTime() + waitMs;
+      let row = await approvalsDb.getApprovalByKey(sql, tenantId, key);
+      if (!row) throw new AppError('not_found', `no approval for idempotency key ${key}`);
+      while (row.status === 'pending') {
+        const left = deadline - clock().getTime();
+        if (left <= 0) break;
+        // Subscribe first, then re-read: a change between the two is not missed.
+        const w = deps.notifier.wait(row.id, left);
+        const again: ApprovalRow | undefined = await approvalsDb.getApproval(sql, tenantId, row.id);
+        if (!again) break;
+        row = again;
+        if (row.status !== 'pending') {
+          w.cancel();
+          break;
+        }
+        const why = await w.promise;
+        if (why === 'closed') break;
+        const next = await approvalsDb.getApproval(sql, tenantId, row.id);
+        if (!next) break;
+        row = next;
+      }
+      return view(sql, row);
+    },
+
+    async list(tenantId: string, f: Omit<approvalsDb.ListFilter, 'before'> & { cursor?: string | undefined }) {
+      let before: approvalsDb.ListFilter['before'];
+      if (f.cursor) before = decodeCursor(f.cursor);
+      const rows = await approvalsDb.listApprovals(sql, tenantId, { ...f, before, limit: f.limit + 1 });
+      const page = rows.slice(0, f.limit);
+      const last = page[page.length - 1];
+      return {
+        data: await views(sql, page),
+        next_cursor: rows.length > f.limit && last ? encodeCursor(last.created_at, last.id) : null,
+      };
+    },
+
+    decide(tenantId: string, id: string, d: { decision: 'approve' | 'reject'; approver: string; reason?: string | undefined; channel: 'api' | 'slack' | 'web' | 'webhook' }) {
+      return applyOrThrow(tenantId, id, { type: 'vote', approver: d.approver, vote: d.decision, reason: d.reason, channel: d.channel });
+    },
+
+    cancel(tenantId: string, id: string, actor: string, reason?: string) {
+      return applyOrThrow(tenantId, id, { type: 'cancel', actor, reason });
+    },
+
+    async claim(tenantId: string, id: string, actor: string, leaseSeconds?: number) {
+      const token = randomUUID();
+      const approval = await applyOrThrow(tenantId, id, { type: 'claim', actor, token, lease_seconds: leaseSeconds ?? leaseDefault });
+      return { approval, claim_token: token };
+    },
+
+    complete(tenantId: string, id: string, actor: string, token: string, result: unknown) {
+      return applyOrThrow(tenantId, id, { type: 'complete', actor, token, result });
+    },
+
+    fail(tenantId: string, id: string, actor: string, token: string, error: unknown) {
+      return applyOrThrow(tenantId, id, { type: 'fail', actor, token, error });
+    },
+
+    /** For the expiry job and the reconciler. `due_at` is set when the deadline has not come yet. */
+    async expire(id: string): Promise<{ changed: boolean; due_at?: Date; status?: Status }> {
+      try {
+        const r = await apply(null, id, { type: 'expire' });
+        if (r.refusal) return { changed: false, due_at: new Date(r.approval.expires_at) };
+        return { changed: r.changed, status: r.approval.status };
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'not_found') return { changed: false };
+        throw err;
+      }
+    },
+
+    async releaseLease(id: string): Promise<boolean> {
+      const r = await apply(null, id, { type: 'release_lease' });
+      return r.changed;
+    },
+
+    async events(tenantId: string, id: string) {
+      const row = await approvalsDb.getApproval(sql, tenantId, id);
+      if (!row) throw new AppError('not_found', `approval ${id} not found`);
+      const events = (await eventsForApproval(sql, tenantId, id)).map(toChainEvent);
+      return { events, chain: verifyChain(events) };
+    },
+
+    async report(tenantId: string, decisionId: string, status: 'completed' | 'failed', result: unknown) {
+      const d = await decisionsDb.getDecision(sql, tenantId, decisionId);
+      if (!d) throw new AppError('not_found', `decision ${decisionId} not found`);
+      if (d.decision !== 'allow') {
+        throw new AppError('invalid_state', `only allowed decisions are reported here (this one was ${d.decision}); approvals use complete / fail`);
+      }
+      const row = await decisionsDb.reportDecision(sql, tenantId, decisionId, status, result, clock());
+      if (!row) throw new AppError('invalid_state', 'this decision was already reported');
+      return renderDecision(row);
+    },
+  };
+}
+
+export type ApprovalService = ReturnType<typeof createApprovalService>;
+
+export function renderDecision(d: DecisionRow) {
+  return {
+    id: d.id,
+    kind: d.kind,
+    action: d.action,
+    agent_id: d.agent_id,
+    decision: d.decision,
+    reasons: d.reasons,
+    policy_version: d.policy_version,
+    approval_id: d.approval_id,
+    idempotency_key: d.idempotency_key,
+    created_at: d.created_at.toISOString(),
+    report_status: d.report_status,
+    report_result: d.report_result ?? null,
+    reported_at: d.reported_at ? d.reported_at.toISOString() : null,
+  };
+}
+
+function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { created_at: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const date = new Date(at ?? '');
+  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) {
+    throw new AppError('validation_failed', 'cursor is not one this API returned', { field: 'cursor' });
+  }
+  return { created_at: date, id };
+}
