@@ -59,6 +59,8 @@ export function createQueues(connection: ConnectionOptions, prefix: string, opts
     prefix,
     defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 1 },
   });
+  // A Queue with no 'error' listener would throw on a Redis hiccup.
+  for (const q of [expire, deliver, reconcile] as Queue[]) q.on('error', () => undefined);
   return {
     expire,
     deliver,

@@ -1,0 +1,34 @@
+# Holdpoint: one image for API, workers and migrations (pick the role via CMD).
+# TypeScript runs directly through tsx (a production dependency), so there is
+# no build stage.
+FROM node:24-bookworm-slim
+
+ENV NODE_ENV=production \
+    PORT=8080
+
+WORKDIR /app
+
+# Package manifests first so the dependency layer is cached until they change.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+
+# Application code. Owned by root and only readable by the runtime user, so the
+# process cannot rewrite its own code. tsconfig.json is included because tsx
+# reads it (JSX settings, verbatimModuleSyntax).
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+COPY workers ./workers
+COPY sql ./sql
+
+USER node
+
+EXPOSE 8080
+
+# Slim image has no curl; Node 24 has global fetch. Only meaningful for roles
+# that serve HTTP (compose disables it for the worker and migrate services).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# Exec form: node is PID 1 and receives SIGTERM directly for graceful shutdown.
+CMD ["node", "bin/holdpoint.js", "start"]

@@ -1,0 +1,18 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.ts';
+import type { Sql } from '../db/client.ts';
+import type { Logger } from '../log.ts';
+import type { Queues } from '../queue/queues.ts';
+import type { ApprovalService } from '../services/approvals.ts';
+import type { PolicyStore } from '../services/policies.ts';
+
+export interface AppDeps {
+  sql: Sql;
+  redis: Redis;
+  queues: Queues;
+  service: ApprovalService;
+  policies: PolicyStore;
+  config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES'>;
+  log: Logger;
+  clock: () => Date;
+}

@@ -1,0 +1,49 @@
+// Renders every failure as {"error": {code, message, details?}} with the status
+// from ERROR_STATUS. Unknown errors are logged and become internal_error.
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { translateDbError } from '../db/errors.ts';
+import { AppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+export function toAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    if (err.status === 400 && /malformed json/i.test(err.message)) return new AppError('malformed_json', 'request body is not valid JSON');
+    if (err.status === 415) return new AppError('unsupported_media_type', 'send the body as application/json');
+    if (err.status === 413) return new AppError('payload_too_large', 'request body is too large');
+    if (err.status === 401) return new AppError('unauthorized', 'missing or invalid API key');
+    if (err.status === 404) return new AppError('not_found', 'not found');
+    if (err.status === 400) return new AppError('validation_failed', err.message || 'bad request');
+  }
+  const db = translateDbError(err);
+  if (db) return db;
+  const msg = err instanceof Error ? err.message : '';
+  // ioredis: "Stream isn't writeable and enableOfflineQueue options is false", connection refused...
+  if (/enableOfflineQueue|ECONNREFUSED|Connection is closed|MaxRetriesPerRequest/i.test(msg)) {
+    return new AppError('dependency_unavailable', 'Redis is unavailable; retry shortly');
+  }
+  return undefined;
+}
+
+export function errorHandler(log: Logger) {
+  return (err: unknown, c: Context) => {
+    const app = toAppError(err);
+    if (app) {
+      if (app.code === 'dependency_unavailable') log.warn('dependency unavailable', { err, path: c.req.path });
+      return c.json(app.toJSON(), app.status as 400);
+    }
+    log.error('unhandled error', { err, path: c.req.path, method: c.req.method });
+    return c.json(new AppError('internal_error', 'internal error').toJSON(), 500);
+  };
+}
+
+/** zod failures from @hono/zod-openapi validators: 400 with every problem's path. */
+export function validationHook(result: { success: boolean; error?: unknown; target?: string }) {
+  if (result.success) return;
+  const issues = (result.error as { issues?: { path: PropertyKey[]; message: string; code?: string }[] })?.issues ?? [];
+  throw new AppError('validation_failed', 'request did not validate', {
+    target: result.target,
+    problems: issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })),
+  });
+}

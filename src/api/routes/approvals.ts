@@ -1,0 +1,208 @@
+// Reading and deciding approvals, and the execution lease (claim / complete / fail).
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { STATUSES } from '../../approvals/status.ts';
+import { AppError } from '../../errors.ts';
+import type { AppDeps } from '../deps.ts';
+import type { AppEnv, Auth } from '../env.ts';
+import { validationHook } from '../errors.ts';
+import { allow } from '../middleware/auth.ts';
+import { ApprovalSchema, IdParam, Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
+
+const EventSchema = z.object({
+  id: z.string(),
+  seq: z.number(),
+  approval_id: z.string().nullable(),
+  type: z.string(),
+  actor: z.string(),
+  channel: z.string(),
+  data: z.unknown(),
+  created_at: z.string(),
+  prev_hash: z.string().nullable(),
+  hash: z.string(),
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/v1/approvals/{id}',
+  request: { params: IdParam },
+  responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 404) },
+});
+
+const byKey = createRoute({
+  method: 'get',
+  path: '/v1/approvals/by-key/{idempotency_key}',
+  summary: 'The approval for an idempotency key; with ?wait=N, long-polls up to N seconds until it leaves pending',
+  request: {
+    params: z.object({ idempotency_key: Ident(255) }),
+    query: z.object({ wait: z.coerce.number().min(0).max(60).optional() }),
+  },
+  responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 404) },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/v1/approvals',
+  request: {
+    query: z.object({
+      status: z.enum(STATUSES).optional(),
+      action: Ident().optional(),
+      agent_id: Ident().optional(),
+      cursor: z.string().max(200).optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+    }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ data: z.array(ApprovalSchema), next_cursor: z.string().nullable() })),
+    ...errorResponses(400, 401, 403),
+  },
+});
+
+const decide = createRoute({
+  method: 'post',
+  path: '/v1/approvals/{id}/decision',
+  request: {
+    params: IdParam,
+    body: jsonBody(
+      z.strictObject({
+        decision: z.enum(['approve', 'reject']),
+        reason: z.string().max(2000).optional(),
+        approver: Ident().optional(),
+      }),
+    ),
+  },
+  responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 403, 404, 409) },
+});
+
+const cancel = createRoute({
+  method: 'post',
+  path: '/v1/approvals/{id}/cancel',
+  request: { params: IdParam, body: { required: false, content: { 'application/json': { schema: z.strictObject({ reason: z.string().max(2000).optional() }) } } } },
+  responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 403, 404, 409) },
+});
+
+const claim = createRoute({
+  method: 'post',
+  path: '/v1/approvals/{id}/claim',
+  summary: 'Take the execution lease on an approved action (exactly-once execution)',
+  request: {
+    params: IdParam,
+    body: { required: false, content: { 'application/json': { schema: z.strictObject({ lease_seconds: z.number().int().min(1).max(86_400).optional() }) } } },
+  },
+  responses: {
+    200: jsonResponse(z.object({ approval: ApprovalSchema, claim_token: z.string() })),
+    ...errorResponses(400, 401, 403, 404, 409),
+  },
+});
+
+const complete = createRoute({
+  method: 'post',
+  path: '/v1/approvals/{id}/complete',
+  request: { params: IdParam, body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), result: z.unknown().optional() })) },
+  responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 403, 404, 409) },
+});
+
+const fail = createRoute({
+  method: 'post',
+  path: '/v1/approvals/{id}/fail',
+  request: { params: IdParam, body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), error: z.unknown().optional() })) },
+  responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 403, 404, 409) },
+});
+
+const events = createRoute({
+  method: 'get',
+  path: '/v1/approvals/{id}/events',
+  summary: 'The audit trail of one approval, each event with its place in the tenant hash chain',
+  request: { params: IdParam },
+  responses: {
+    200: jsonResponse(z.object({ events: z.array(EventSchema), chain: z.object({ intact: z.boolean(), checked: z.number() }).passthrough() })),
+    ...errorResponses(400, 401, 404),
+  },
+});
+
+/** Who is deciding: a key bound to an approver identity decides as that identity. */
+function approverFor(auth: Auth, claimed: string | undefined): string {
+  if (auth.approver) {
+    if (claimed && claimed !== auth.approver) {
+      throw new AppError('forbidden', `this key decides as ${auth.approver}; it cannot decide as ${claimed}`);
+    }
+    return auth.approver;
+  }
+  return claimed ?? `key:${auth.key_prefix}`;
+}
+
+const actor = (auth: Auth) => `key:${auth.key_prefix}`;
+
+export function approvalRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const s = deps.service;
+
+  app.openapi(get, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'agent', 'approver');
+    return c.json(await s.get(auth.tenant_id, c.req.valid('param').id), 200);
+  });
+
+  app.openapi(byKey, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'agent', 'approver');
+    const { idempotency_key } = c.req.valid('param');
+    const { wait } = c.req.valid('query');
+    const approval = wait ? await s.waitByKey(auth.tenant_id, idempotency_key, wait * 1000) : await s.getByKey(auth.tenant_id, idempotency_key);
+    return c.json(approval, 200);
+  });
+
+  app.openapi(list, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'approver');
+    return c.json(await s.list(auth.tenant_id, c.req.valid('query')), 200);
+  });
+
+  app.openapi(decide, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'approver');
+    const body = c.req.valid('json');
+    const approval = await s.decide(auth.tenant_id, c.req.valid('param').id, {
+      decision: body.decision,
+      reason: body.reason,
+      approver: approverFor(auth, body.approver),
+      channel: 'api',
+    });
+    return c.json(approval, 200);
+  });
+
+  app.openapi(cancel, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'agent');
+    const body = c.req.valid('json') as { reason?: string };
+    return c.json(await s.cancel(auth.tenant_id, c.req.valid('param').id, actor(auth), body.reason), 200);
+  });
+
+  app.openapi(claim, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'agent');
+    const body = c.req.valid('json') as { lease_seconds?: number };
+    return c.json(await s.claim(auth.tenant_id, c.req.valid('param').id, actor(auth), body.lease_seconds), 200);
+  });
+
+  app.openapi(complete, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'agent');
+    const body = c.req.valid('json');
+    return c.json(await s.complete(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.result), 200);
+  });
+
+  app.openapi(fail, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'agent');
+    const body = c.req.valid('json');
+    return c.json(await s.fail(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.error), 200);
+  });
+
+  app.openapi(events, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'agent', 'approver');
+    return c.json(await s.events(auth.tenant_id, c.req.valid('param').id), 200);
+  });
+
+  return app;
+}

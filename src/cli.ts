@@ -1,0 +1,251 @@
+// The `holdpoint` command. Every command validates its arguments with zod and
+// exits 2 on bad usage, 1 on failure, with one clear line on stderr.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ConfigError, loadConfig, maskUrl, type Config } from './config.ts';
+import { createSql, type Sql } from './db/client.ts';
+import { isConnectionError } from './db/errors.ts';
+import { ROLES, insertKey, revokeKey } from './db/keys.ts';
+import { listMigrations, migrate } from './db/migrate.ts';
+import { insertTenant, listTenants } from './db/tenants.ts';
+import { AppError } from './errors.ts';
+import { createLogger } from './log.ts';
+import { createProducerConnection, pingRedis } from './queue/connection.ts';
+import { createPolicyStore, parsePolicySource } from './services/policies.ts';
+import { startServer } from './server.ts';
+
+class UsageError extends Error {}
+class BootError extends Error {}
+
+const USAGE = `usage: holdpoint <command>
+
+  migrate                               apply sql/ migrations (safe to run concurrently)
+  start [--api | --worker]              run the API and workers (default: both)
+  tenant create NAME [--json]           create a tenant; prints its id, API keys and webhook secret
+  tenant list [--json]
+  key create --tenant ID --role agent|approver|admin [--name N] [--approver ID] [--json]
+  key revoke --tenant ID KEY_ID
+  policy set --tenant ID FILE|-         validate and store a policy (YAML or JSON)
+  policy get --tenant ID
+
+environment: DATABASE_URL, REDIS_URL, PORT, ... (see README)`;
+
+const uuid = z.string().uuid('must be a tenant id (uuid)');
+
+async function connectPostgres(config: Config): Promise<Sql> {
+  const sql = createSql(config.DATABASE_URL, { max: 4 });
+  try {
+    await sql`SELECT 1`;
+    return sql;
+  } catch (err) {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+    const why = err instanceof Error ? err.message || (err as { code?: string }).code : String(err);
+    const hint = isConnectionError(err)
+      ? 'Start it with `docker compose up -d postgres` (or your local server), or set DATABASE_URL.'
+      : 'Check DATABASE_URL: the database must exist and accept this user.';
+    throw new BootError(`cannot reach Postgres at ${maskUrl(config.DATABASE_URL)} (${why}). ${hint}`);
+  }
+}
+
+async function checkRedis(config: Config): Promise<void> {
+  const redis = createProducerConnection(config.REDIS_URL, { lazyConnect: true, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await pingRedis(redis, 3_000);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new BootError(
+      `cannot reach Redis at ${maskUrl(config.REDIS_URL)} (${why}). Start it with \`docker compose up -d redis\` (or your local server), or set REDIS_URL.`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function checkMigrated(sql: Sql): Promise<void> {
+  const want = await listMigrations();
+  let have: Set<string>;
+  try {
+    have = new Set((await sql<{ name: string }[]>`SELECT name FROM holdpoint_migrations`).map((r) => r.name));
+  } catch {
+    have = new Set();
+  }
+  const missing = want.filter((f) => !have.has(f));
+  if (missing.length > 0) throw new BootError(`database is not migrated (missing ${missing.join(', ')}): run \`holdpoint migrate\` first (npm start does).`);
+}
+
+function print(json: boolean, value: unknown, text: string) {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+async function withSql<T>(config: Config, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const sql = await connectPostgres(config);
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return cmd ? 0 : 2;
+  }
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, { service: 'holdpoint' });
+
+  switch (cmd) {
+    case 'migrate': {
+      const r = await withSql(config, (sql) => migrate(sql));
+      process.stdout.write(
+        r.applied.length ? `applied ${r.applied.join(', ')}\n` : `up to date (${r.alreadyApplied.length} migrations)\n`,
+      );
+      return 0;
+    }
+
+    case 'start': {
+      const { values } = parseArgs({ args: sub ? [sub, ...rest] : rest, options: { api: { type: 'boolean' }, worker: { type: 'boolean' } }, strict: true });
+      const roles = values.api || values.worker ? { api: !!values.api, worker: !!values.worker } : { api: true, worker: true };
+      await withSql(config, checkMigrated);
+      await checkRedis(config);
+      const running = await startServer(config, log, roles);
+      await new Promise<void>((resolve) => {
+        const onSignal = (sig: string) => {
+          log.info('signal received', { signal: sig });
+          running.stop().then(resolve, (err) => {
+            log.error('shutdown failed', { err });
+            resolve();
+          });
+        };
+        process.once('SIGTERM', () => onSignal('SIGTERM'));
+        process.once('SIGINT', () => onSignal('SIGINT'));
+      });
+      return 0;
+    }
+
+    case 'tenant': {
+      if (sub === 'create') {
+        const { values, positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+        const name = z.string().trim().min(1, 'tenant create needs a NAME').max(200).safeParse(positionals.join(' '));
+        if (!name.success) throw new UsageError(name.error.issues[0]!.message);
+        const out = await withSql(config, (sql) =>
+          sql.begin(async (tx) => {
+            const t = await insertTenant(tx, name.data);
+            const keys: Record<string, string> = {};
+            for (const role of ROLES) keys[role] = (await insertKey(tx, { tenant_id: t.id, role, name: `${role} (tenant create)` })).key;
+            return { tenant_id: t.id, name: t.name, api_keys: keys, webhook_secret: t.webhook_secret };
+          }),
+        );
+        print(
+          !!values.json,
+          out,
+          [
+            `tenant ${out.name}: ${out.tenant_id}`,
+            `  agent key:      ${out.api_keys.agent}`,
+            `  approver key:   ${out.api_keys.approver}`,
+            `  admin key:      ${out.api_keys.admin}`,
+            `  webhook secret: ${out.webhook_secret}`,
+            'Keys are shown once; store them now.',
+          ].join('\n'),
+        );
+        return 0;
+      }
+      if (sub === 'list') {
+        const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, strict: true });
+        const rows = await withSql(config, listTenants);
+        const out = rows.map((t) => ({ id: t.id, name: t.name, created_at: t.created_at.toISOString() }));
+        print(!!values.json, out, out.map((t) => `${t.id}  ${t.name}`).join('\n') || '(no tenants)');
+        return 0;
+      }
+      throw new UsageError('tenant needs a subcommand: create | list');
+    }
+
+    case 'key': {
+      if (sub === 'create') {
+        const { values } = parseArgs({
+          args: rest,
+          options: { tenant: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, approver: { type: 'string' }, json: { type: 'boolean' } },
+          strict: true,
+        });
+        const args = z
+          .object({ tenant: uuid, role: z.enum(ROLES), name: z.string().max(200).optional(), approver: z.string().min(1).max(200).optional() })
+          .safeParse(values);
+        if (!args.success) throw new UsageError(args.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
+        const { key, row } = await withSql(config, (sql) =>
+          insertKey(sql, { tenant_id: args.data.tenant, role: args.data.role, name: args.data.name ?? null, approver: args.data.approver ?? null }).catch((err) => {
+            if ((err as { code?: string }).code === '23503') throw new AppError('not_found', `tenant ${args.data.tenant} not found`);
+            throw err;
+          }),
+        );
+        print(!!values.json, { id: row.id, role: row.role, key, approver: row.approver }, `${row.role} key ${row.id}: ${key}`);
+        return 0;
+      }
+      if (sub === 'revoke') {
+        const { values, positionals } = parseArgs({ args: rest, options: { tenant: { type: 'string' } }, allowPositionals: true, strict: true });
+        const args = z.object({ tenant: uuid, id: z.string().uuid('KEY_ID must be a key id') }).safeParse({ tenant: values.tenant, id: positionals[0] });
+        if (!args.success) throw new UsageError(args.error.issues.map((i) => i.message).join('; '));
+        const row = await withSql(config, (sql) => revokeKey(sql, args.data.tenant, args.data.id));
+        if (!row) throw new AppError('not_found', 'no such key for this tenant');
+        process.stdout.write(`revoked ${row.id}\n`);
+        return 0;
+      }
+      throw new UsageError('key needs a subcommand: create | revoke');
+    }
+
+    case 'policy': {
+      const { values, positionals } = parseArgs({ args: rest, options: { tenant: { type: 'string' } }, allowPositionals: true, strict: true });
+      const tenant = uuid.safeParse(values.tenant);
+      if (!tenant.success) throw new UsageError(`--tenant: ${tenant.error.issues[0]!.message}`);
+      if (sub === 'set') {
+        const file = positionals[0];
+        if (!file) throw new UsageError('policy set needs a FILE (or - for stdin)');
+        const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+        const doc = parsePolicySource(text, file.endsWith('.json') ? 'application/json' : 'application/yaml');
+        const saved = await withSql(config, (sql) => createPolicyStore(sql).set(tenant.data, doc, text, 'cli'));
+        process.stdout.write(`policy version ${saved.version} is active\n`);
+        return 0;
+      }
+      if (sub === 'get') {
+        const p = await withSql(config, (sql) => createPolicyStore(sql).get(tenant.data));
+        process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
+        return 0;
+      }
+      throw new UsageError('policy needs a subcommand: set | get');
+    }
+  }
+  throw new UsageError(`unknown command "${cmd}"`);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function run(argv: string[]): Promise<void> {
+  try {
+    process.exitCode = await main(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`holdpoint: ${err.message}\n\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof BootError || err instanceof ConfigError) {
+      process.stderr.write(`holdpoint: ${err.message}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof AppError) {
+      const problems = (err.details as { problems?: { path: string; message: string }[] })?.problems;
+      process.stderr.write(`holdpoint: ${err.message}${problems ? `\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}` : ''}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`holdpoint: ${err.message}\n\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`holdpoint: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

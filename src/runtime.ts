@@ -1,0 +1,51 @@
+// Builds the long-lived parts of a process from config: pools, queues, service.
+// The CLI and the tests both use it, so tests run the real wiring.
+import type { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import { createSql, type Sql } from './db/client.ts';
+import type { Logger } from './log.ts';
+import { createProducerConnection } from './queue/connection.ts';
+import { createQueues, type Queues } from './queue/queues.ts';
+import { createApprovalService, type ApprovalService } from './services/approvals.ts';
+import { createNotifier, type Notifier } from './services/notifier.ts';
+import { createPolicyStore, type PolicyStore } from './services/policies.ts';
+
+export interface Runtime {
+  config: Config;
+  sql: Sql;
+  redis: Redis;
+  queues: Queues;
+  policies: PolicyStore;
+  notifier: Notifier;
+  service: ApprovalService;
+  log: Logger;
+  clock: () => Date;
+  close(): Promise<void>;
+}
+
+export function createRuntime(config: Config, log: Logger, clock: () => Date = () => new Date()): Runtime {
+  const sql = createSql(config.DATABASE_URL, { max: config.HOLDPOINT_DB_POOL });
+  const redis = createProducerConnection(config.REDIS_URL);
+  redis.on('error', (err) => log.debug('redis producer connection error', { err }));
+  const queues = createQueues(redis, config.HOLDPOINT_QUEUE_PREFIX, { maxAttempts: config.HOLDPOINT_WEBHOOK_MAX_ATTEMPTS + 5 });
+  const policies = createPolicyStore(sql, clock);
+  const notifier = createNotifier(sql, log);
+  const service = createApprovalService({ sql, queues, policies, notifier, log, clock });
+  return {
+    config,
+    sql,
+    redis,
+    queues,
+    policies,
+    notifier,
+    service,
+    log,
+    clock,
+    async close() {
+      await notifier.close();
+      await queues.close();
+      redis.disconnect();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,92 @@
+// deliver-webhook: one job per (event, target), id deliver__<eventId>__<target>.
+// Each attempt is signed afresh (Standard Webhooks tolerance is ±5 min) with the
+// same webhook-id, and recorded in webhook_deliveries. 2xx delivers; 410
+// disables the endpoint; other 4xx fail at once; 5xx / network errors retry
+// with backoff until the last attempt, then the delivery is dead (replayable).
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Sql } from '../src/db/client.ts';
+import { getTenant } from '../src/db/tenants.ts';
+import * as webhooksDb from '../src/db/webhooks.ts';
+import type { Logger } from '../src/log.ts';
+import { DeliverJob } from '../src/queue/queues.ts';
+import { postWebhook } from '../src/webhooks/deliver.ts';
+import { retryDelayMs, webhookHeaders } from '../src/webhooks/sign.ts';
+
+export interface DeliverDeps {
+  sql: Sql;
+  log: Logger;
+  clock: () => Date;
+  allowPrivate: boolean;
+  timeoutMs: number;
+  retryBaseMs: number;
+  maxAttempts: number;
+}
+
+export function createDeliverProcessor(deps: DeliverDeps) {
+  const { sql } = deps;
+  return async (job: Job) => {
+    const parsed = DeliverJob.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`bad deliver job payload: ${parsed.error.message}`);
+    const d = await webhooksDb.getDelivery(sql, parsed.data.delivery_id);
+    if (!d || d.status !== 'pending') return { skipped: d?.status ?? 'missing' };
+
+    if (d.endpoint_id) {
+      const [ep] = await sql<{ disabled_at: Date | null; disabled_reason: string | null }[]>`
+        SELECT disabled_at, disabled_reason FROM webhook_endpoints WHERE id = ${d.endpoint_id}`;
+      if (ep?.disabled_at) {
+        await webhooksDb.recordAttempt(sql, d.id, {
+          status: 'failed',
+          status_code: null,
+          error: `endpoint disabled (${ep.disabled_reason ?? 'unknown'})`,
+          next_attempt_at: null,
+          now: deps.clock(),
+        });
+        return { skipped: 'endpoint_disabled' };
+      }
+    }
+
+    const tenant = await getTenant(sql, d.tenant_id);
+    if (!tenant) throw new UnrecoverableError(`tenant ${d.tenant_id} not found`);
+    const now = deps.clock();
+    const headers = webhookHeaders(tenant.webhook_secret, d.event_id, Math.floor(now.getTime() / 1000), d.payload);
+    const outcome = await postWebhook({
+      url: d.url,
+      body: d.payload,
+      headers,
+      timeoutMs: deps.timeoutMs,
+      allowPrivate: deps.allowPrivate,
+    });
+    const at = deps.clock();
+    const attempt = d.attempts + 1;
+
+    switch (outcome.kind) {
+      case 'delivered':
+        await webhooksDb.recordAttempt(sql, d.id, { status: 'delivered', status_code: outcome.status, error: null, next_attempt_at: null, now: at });
+        return { delivered: true, status: outcome.status };
+      case 'gone':
+        await webhooksDb.recordAttempt(sql, d.id, { status: 'failed', status_code: 410, error: 'receiver answered 410 Gone', next_attempt_at: null, now: at });
+        if (d.endpoint_id) await webhooksDb.disableEndpoint(sql, d.endpoint_id, 'receiver answered 410 Gone');
+        return { delivered: false, status: 410 };
+      case 'rejected':
+        await webhooksDb.recordAttempt(sql, d.id, {
+          status: 'failed',
+          status_code: outcome.status || null,
+          error: outcome.error ?? `receiver answered ${outcome.status}`,
+          next_attempt_at: null,
+          now: at,
+        });
+        return { delivered: false, status: outcome.status };
+      case 'retry': {
+        if (attempt >= deps.maxAttempts) {
+          await webhooksDb.recordAttempt(sql, d.id, { status: 'dead', status_code: outcome.status, error: outcome.error, next_attempt_at: null, now: at });
+          deps.log.warn('webhook delivery is dead after its last attempt', { delivery_id: d.id, attempts: attempt });
+          return { delivered: false, dead: true };
+        }
+        const next = new Date(at.getTime() + retryDelayMs(attempt, deps.retryBaseMs, d.id));
+        await webhooksDb.recordAttempt(sql, d.id, { status: 'pending', status_code: outcome.status, error: outcome.error, next_attempt_at: next, now: at });
+        // BullMQ retries with the same delay (see backoffStrategy in workers/main.ts).
+        throw new Error(`delivery attempt ${attempt} failed: ${outcome.error}`);
+      }
+    }
+  };
+}

@@ -1,0 +1,119 @@
+// Starts every BullMQ worker in this process, runs the reconciler once, and
+// (re-)upserts its job scheduler — at boot and every minute, so a Redis that
+// lost everything gets the schedule back without a restart.
+import { Worker, type ConnectionOptions } from 'bullmq';
+import type { Sql } from '../src/db/client.ts';
+import type { Logger } from '../src/log.ts';
+import { QUEUE_NAMES, jobIds, type Queues } from '../src/queue/queues.ts';
+import type { ApprovalService } from '../src/services/approvals.ts';
+import { retryDelayMs } from '../src/webhooks/sign.ts';
+import { createDeliverProcessor } from './deliver-webhook.ts';
+import { createExpireProcessor } from './expire-approval.ts';
+import { reconcile, type ReconcileDeps } from './reconcile.ts';
+
+export interface WorkerDeps {
+  sql: Sql;
+  connection: ConnectionOptions;
+  queues: Queues;
+  service: ApprovalService;
+  log: Logger;
+  clock: () => Date;
+  config: {
+    HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: boolean;
+    HOLDPOINT_WEBHOOK_TIMEOUT_MS: number;
+    HOLDPOINT_WEBHOOK_RETRY_BASE_MS: number;
+    HOLDPOINT_WEBHOOK_MAX_ATTEMPTS: number;
+    HOLDPOINT_RECONCILE_INTERVAL_MS: number;
+  };
+}
+
+export interface Workers {
+  workers: Worker[];
+  reconcileNow(opts?: { rebuildAll?: boolean }): ReturnType<typeof reconcile>;
+  close(timeoutMs: number): Promise<void>;
+}
+
+export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
+  const { connection, queues, log, config } = deps;
+  const prefix = queues.prefix;
+  const rdeps: ReconcileDeps = {
+    sql: deps.sql,
+    queues,
+    service: deps.service,
+    log: log.child({ worker: 'reconcile' }),
+    clock: deps.clock,
+    intervalMs: config.HOLDPOINT_RECONCILE_INTERVAL_MS,
+  };
+
+  const expire = new Worker(QUEUE_NAMES.expire, createExpireProcessor({ service: deps.service }), {
+    connection,
+    prefix,
+    concurrency: 16,
+  });
+  const deliver = new Worker(
+    QUEUE_NAMES.deliver,
+    createDeliverProcessor({
+      sql: deps.sql,
+      log: log.child({ worker: 'deliver-webhook' }),
+      clock: deps.clock,
+      allowPrivate: config.HOLDPOINT_WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: config.HOLDPOINT_WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: config.HOLDPOINT_WEBHOOK_RETRY_BASE_MS,
+      maxAttempts: config.HOLDPOINT_WEBHOOK_MAX_ATTEMPTS,
+    }),
+    {
+      connection,
+      prefix,
+      concurrency: 32,
+      settings: {
+        // The same delay the processor wrote to next_attempt_at.
+        backoffStrategy: (attemptsMade, _type, _err, job) =>
+          retryDelayMs(attemptsMade, config.HOLDPOINT_WEBHOOK_RETRY_BASE_MS, String((job?.data as { delivery_id?: string })?.delivery_id)),
+      },
+    },
+  );
+  const sweeper = new Worker(QUEUE_NAMES.reconcile, async () => reconcile(rdeps), { connection, prefix, concurrency: 1 });
+
+  const workers = [expire, deliver, sweeper];
+  for (const w of workers) {
+    w.on('error', (err) => log.warn('worker error', { queue: w.name, err }));
+    w.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn('job failed for good', { queue: w.name, job_id: job.id, err });
+    });
+  }
+
+  const upsertSchedule = () =>
+    queues.reconcile
+      .upsertJobScheduler(jobIds.reconcileScheduler, { every: config.HOLDPOINT_RECONCILE_INTERVAL_MS }, { name: 'reconcile', data: { reason: 'schedule' } })
+      .catch((err) => log.warn('could not upsert the reconcile scheduler', { err }));
+  await upsertSchedule();
+  const scheduleTimer = setInterval(upsertSchedule, 60_000);
+  scheduleTimer.unref();
+
+  const boot = reconcile(rdeps, { rebuildAll: true }).catch((err) => {
+    log.error('boot reconcile failed; the scheduled one will retry', { err });
+  });
+
+  return {
+    workers,
+    reconcileNow: (opts) => reconcile(rdeps, opts),
+    async close(timeoutMs: number) {
+      clearInterval(scheduleTimer);
+      await boot;
+      // worker.close() waits for active jobs with no limit: race it, then force.
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((r) => {
+          timer = setTimeout(() => r(true), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        log.warn('workers did not finish in time; closing hard (their jobs retry after the lock lapses)');
+        await Promise.allSettled(workers.map((w) => w.close(true)));
+      }
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// reconcile: the sweeper that makes Redis disposable. Runs once at every worker
+// boot and then on a BullMQ job scheduler. Everything it does is idempotent:
+//   1. pending approvals past expires_at → expire them now (through the service)
+//   2. executing approvals whose lease lapsed → back to approved
+//   3. pending approvals due soon → re-add their expiry jobs (a no-op if present)
+//   4. pending webhook deliveries overdue by more than a grace → re-add their jobs
+import type { Queue } from 'bullmq';
+import * as approvalsDb from '../src/db/approvals.ts';
+import type { Sql } from '../src/db/client.ts';
+import { overdueDeliveries } from '../src/db/webhooks.ts';
+import type { Logger } from '../src/log.ts';
+import { jobIds, type Queues } from '../src/queue/queues.ts';
+import type { ApprovalService } from '../src/services/approvals.ts';
+
+export interface ReconcileDeps {
+  sql: Sql;
+  queues: Queues;
+  service: ApprovalService;
+  log: Logger;
+  clock: () => Date;
+  intervalMs: number;
+}
+
+export interface ReconcileReport {
+  expired: number;
+  leases_released: number;
+  expiry_jobs_added: number;
+  deliveries_requeued: number;
+}
+
+const BATCH = 500;
+const DELIVERY_GRACE_MS = 10_000;
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (i < items.length) await fn(items[i++]!);
+    }),
+  );
+}
+
+/** Adds a job, replacing a finished one that holds the same id (the add would be ignored). */
+async function ensureJob(queue: Queue, jobId: string, data: unknown, delay: number): Promise<boolean> {
+  const job = await queue.getJob(jobId);
+  if (job) {
+    const state = await job.getState();
+    if (state !== 'completed' && state !== 'failed') return false;
+    await job.remove();
+  }
+  await queue.add(queue.name, data, { jobId, delay: Math.max(0, delay) });
+  return true;
+}
+
+export async function reconcile(deps: ReconcileDeps, opts: { rebuildAll?: boolean } = {}): Promise<ReconcileReport> {
+  const { sql, queues, service } = deps;
+  const report: ReconcileReport = { expired: 0, leases_released: 0, expiry_jobs_added: 0, deliveries_requeued: 0 };
+
+  for (;;) {
+    const overdue = await approvalsDb.overduePending(sql, BATCH);
+    await pool(overdue, 8, async ({ id }) => {
+      if ((await service.expire(id)).changed) report.expired++;
+    });
+    if (overdue.length < BATCH) break;
+  }
+
+  const lapsed = await approvalsDb.lapsedLeases(sql, BATCH);
+  await pool(lapsed, 8, async ({ id }) => {
+    if (await service.releaseLease(id)) report.leases_released++;
+  });
+
+  const now = deps.clock().getTime();
+  const addExpiry = async ({ id, expires_at }: { id: string; expires_at: Date }) => {
+    if (await ensureJob(queues.expire, jobIds.expire(id), { approval_id: id }, expires_at.getTime() - now)) report.expiry_jobs_added++;
+  };
+  if (opts.rebuildAll) {
+    let after: string | null = null;
+    for (;;) {
+      const page = await approvalsDb.allPending(sql, after, BATCH);
+      await pool(page, 16, addExpiry);
+      if (page.length < BATCH) break;
+      after = page[page.length - 1]!.id;
+    }
+  } else {
+    await pool(await approvalsDb.pendingDueWithin(sql, deps.intervalMs * 2, 5_000), 16, addExpiry);
+  }
+
+  const lost = await overdueDeliveries(sql, DELIVERY_GRACE_MS, 5_000);
+  await pool(lost, 16, async (d) => {
+    if (await ensureJob(queues.deliver, jobIds.deliver(d.event_id, d.target), { delivery_id: d.id }, 0)) report.deliveries_requeued++;
+  });
+
+  const repaired = report.expired + report.leases_released + report.expiry_jobs_added + report.deliveries_requeued;
+  if (repaired > 0) deps.log.info('reconciler repaired state', { ...report });
+  return report;
+}
