@@ -71,10 +71,12 @@ export async function insertDeliveries(
 ): Promise<{ id: string; event_id: string; target: string }[]> {
   return tx<{ id: string; event_id: string; target: string }[]>`
     INSERT INTO webhook_deliveries (tenant_id, event_id, endpoint_id, target, url, payload, next_attempt_at, created_at, updated_at)
-    SELECT ${d.tenant_id}, ${d.event_id}, NULL, 'callback', ${d.callback_url}, ${d.payload}, ${d.now}, ${d.now}, ${d.now}
+    SELECT ${d.tenant_id}::uuid, ${d.event_id}::uuid, NULL::uuid, 'callback', ${d.callback_url}::text, ${d.payload}::text,
+           ${d.now}::timestamptz, ${d.now}::timestamptz, ${d.now}::timestamptz
     WHERE ${d.callback_url}::text IS NOT NULL
     UNION ALL
-    SELECT ${d.tenant_id}, ${d.event_id}, e.id, e.id::text, e.url, ${d.payload}, ${d.now}, ${d.now}, ${d.now}
+    SELECT ${d.tenant_id}::uuid, ${d.event_id}::uuid, e.id, e.id::text, e.url, ${d.payload}::text,
+           ${d.now}::timestamptz, ${d.now}::timestamptz, ${d.now}::timestamptz
     FROM webhook_endpoints e
     WHERE e.tenant_id = ${d.tenant_id} AND e.disabled_at IS NULL
       AND (cardinality(e.event_types) = 0 OR ${d.type} = ANY(e.event_types))
