@@ -19,8 +19,10 @@ for (const [net, prefix] of [
   blocked.addSubnet(net, prefix, 'ipv4');
 }
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // unspecified, loopback and the old IPv4-compatible form
+  ['64:ff9b::', 96], // NAT64 maps IPv4 (including private) into this
+  ['2002::', 16], // 6to4 embeds an IPv4 address
+  ['fec0::', 10],
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
@@ -50,7 +52,7 @@ export function targetProblem(raw: string, allowPrivate: boolean): string | null
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'must be an http or https URL';
   if (u.username || u.password) return 'must not contain credentials';
   if (allowPrivate) return null;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const host = u.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost')) return 'targets a private or loopback address';
   if (isIP(host) && isPrivateAddress(host)) return 'targets a private or loopback address';
   return null;

@@ -1,0 +1,98 @@
+// The real app and workers, wired as in production, on a per-file database and
+// a per-file BullMQ prefix (obliterated afterwards).
+import { randomBytes } from 'node:crypto';
+import { createApp } from '../../src/api/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { ROLES, insertKey } from '../../src/db/keys.ts';
+import { insertTenant } from '../../src/db/tenants.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createWorkerConnection } from '../../src/queue/connection.ts';
+import { createRuntime, type Runtime } from '../../src/runtime.ts';
+import { startWorkers, type Workers } from '../../workers/main.ts';
+import { createTestDatabase } from './db.ts';
+import { REDIS_URL } from './env.ts';
+
+export interface TenantKeys {
+  tenant_id: string;
+  webhook_secret: string;
+  agent: string;
+  approver: string;
+  admin: string;
+}
+
+export async function createHarness(opts: { workers?: boolean; env?: Record<string, string> } = {}) {
+  const db = await createTestDatabase();
+  const prefix = `hpt_${randomBytes(4).toString('hex')}`;
+  const config: Config = loadConfig({
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    HOLDPOINT_QUEUE_PREFIX: prefix,
+    HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: 'true',
+    HOLDPOINT_WEBHOOK_RETRY_BASE_MS: '50',
+    HOLDPOINT_DB_POOL: '20',
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  });
+  const rt: Runtime = createRuntime(config, silentLogger);
+  await rt.notifier.start();
+  const app = createApp(rt);
+  let workers: Workers | undefined;
+  const workerConn = opts.workers ? createWorkerConnection(REDIS_URL) : undefined;
+  if (workerConn) workers = await startWorkers({ ...rt, connection: workerConn });
+
+  async function tenant(name = 'acme'): Promise<TenantKeys> {
+    return rt.sql.begin(async (tx) => {
+      const t = await insertTenant(tx, name);
+      const keys: Record<string, string> = {};
+      for (const role of ROLES) keys[role] = (await insertKey(tx, { tenant_id: t.id, role })).key;
+      return { tenant_id: t.id, webhook_secret: t.webhook_secret, agent: keys.agent!, approver: keys.approver!, admin: keys.admin! };
+    });
+  }
+
+  /** app.request with a bearer key and a JSON body; returns status and parsed JSON. */
+  async function call(method: string, path: string, key: string | null, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await app.request(path, {
+      method,
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = text;
+    }
+    return { status: res.status, body: json };
+  }
+
+  async function setPolicy(t: TenantKeys, policy: unknown) {
+    const r = await call('PUT', '/v1/policy', t.admin, policy);
+    if (r.status !== 200) throw new Error(`setPolicy failed: ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  return {
+    app,
+    rt,
+    config,
+    prefix,
+    workers,
+    tenant,
+    call,
+    setPolicy,
+    async close() {
+      await workers?.close(5_000);
+      workerConn?.disconnect();
+      await Promise.allSettled([rt.queues.expire.obliterate({ force: true }), rt.queues.deliver.obliterate({ force: true }), rt.queues.reconcile.obliterate({ force: true })]);
+      await rt.close();
+      await db.drop();
+    },
+  };
+}
+
+export type Harness = Awaited<ReturnType<typeof createHarness>>;
