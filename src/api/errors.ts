@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { translateDbError } from '../db/errors.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { toProblems } from '../validation.ts';
 
 export function toAppError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
@@ -41,9 +42,10 @@ export function errorHandler(log: Logger) {
 /** zod failures from @hono/zod-openapi validators: 400 with every problem's path. */
 export function validationHook(result: { success: boolean; error?: unknown; target?: string }) {
   if (result.success) return;
-  const issues = (result.error as { issues?: { path: PropertyKey[]; message: string; code?: string }[] })?.issues ?? [];
-  throw new AppError('validation_failed', 'request did not validate', {
+  const issues = (result.error as { issues?: Parameters<typeof toProblems>[0] })?.issues ?? [];
+  const problems = toProblems(issues);
+  throw new AppError('validation_failed', `request did not validate: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, {
     target: result.target,
-    problems: issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })),
+    problems,
   });
 }

@@ -1,6 +1,7 @@
 // The tenant policy document (YAML or JSON). Validated with zod; every problem
 // is reported with its path.
 import { z } from 'zod';
+import { toProblems, type Problem } from '../validation.ts';
 
 const glob = z.string().min(1).max(200);
 const globs = z.union([glob, z.array(glob).min(1).max(100)]);
@@ -102,16 +103,13 @@ export type ApprovalRoute = z.output<typeof ApprovalRouteSchema>;
  */
 export const DEFAULT_POLICY: Policy = PolicySchema.parse({});
 
-export interface PolicyProblem {
-  path: string;
-  message: string;
-}
+export type PolicyProblem = Problem;
 
 export function parsePolicy(doc: unknown): { ok: true; policy: Policy } | { ok: false; problems: PolicyProblem[] } {
   const r = PolicySchema.safeParse(doc);
   if (r.success) return { ok: true, policy: r.data };
   return {
     ok: false,
-    problems: r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })),
+    problems: toProblems(r.error.issues),
   };
 }

@@ -19,7 +19,8 @@ export function parsePolicySource(text: string, contentType: string | undefined)
     if (ct.includes('json')) return JSON.parse(text);
     return parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new AppError('malformed_json', `policy is not valid ${ct.includes('json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    const json = ct.includes('json');
+    throw new AppError(json ? 'malformed_json' : 'validation_failed', `policy is not valid ${json ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
   }
 }
 
