@@ -30,7 +30,7 @@ export function createRuntime(config: Config, log: Logger, clock: () => Date = (
   const queues = createQueues(redis, config.HOLDPOINT_QUEUE_PREFIX, { maxAttempts: config.HOLDPOINT_WEBHOOK_MAX_ATTEMPTS + 5 });
   const policies = createPolicyStore(sql, clock);
   const notifier = createNotifier(sql, log);
-  const service = createApprovalService({ sql, queues, policies, notifier, log, clock });
+  const service = createApprovalService({ sql, queues, policies, notifier, log, clock, redisReady: () => redis.status === 'ready' });
   return {
     config,
     sql,

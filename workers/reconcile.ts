@@ -29,6 +29,9 @@ export interface ReconcileReport {
 }
 
 const BATCH = 500;
+// Periodic runs leave just-created deliveries to their own jobs; a boot run
+// (Redis may have lost everything) re-adds every pending one — ensureJob makes
+// that a no-op for jobs that still exist.
 const DELIVERY_GRACE_MS = 10_000;
 
 /** Runs `fn` over `items` with at most `n` in flight. */
@@ -86,7 +89,7 @@ export async function reconcile(deps: ReconcileDeps, opts: { rebuildAll?: boolea
     await pool(await approvalsDb.pendingDueWithin(sql, deps.intervalMs * 2, 5_000), 16, addExpiry);
   }
 
-  const lost = await overdueDeliveries(sql, DELIVERY_GRACE_MS, 5_000);
+  const lost = await overdueDeliveries(sql, opts.rebuildAll ? 0 : DELIVERY_GRACE_MS, 5_000);
   await pool(lost, 16, async (d) => {
     if (await ensureJob(queues.deliver, jobIds.deliver(d.event_id, d.target), { delivery_id: d.id }, 0)) report.deliveries_requeued++;
   });

@@ -32,7 +32,12 @@ export interface ServiceDeps {
   log: Logger;
   clock: () => Date;
   claimLeaseSeconds?: number;
+  /** Whether the producer's Redis connection is up; BullMQ's add waits for a connection instead of failing. */
+  redisReady?: () => boolean;
 }
+
+/** How long a request waits for its after-commit enqueues before answering anyway. */
+const ENQUEUE_WAIT_MS = 2_000;
 
 export interface GuardInput {
   action: string;
@@ -115,6 +120,10 @@ export function createApprovalService(deps: ServiceDeps) {
 
   /** After commit: jobs. Never throws — the reconciler repairs what fails here. */
   async function dispatch(p: Pending): Promise<void> {
+    if (deps.redisReady && !deps.redisReady()) {
+      log.warn('redis is not connected; leaving jobs to the reconciler', { approval_id: p.approvalId });
+      return;
+    }
     const now = clock().getTime();
     const work: Promise<unknown>[] = [];
     if (p.expire) {
@@ -131,7 +140,14 @@ export function createApprovalService(deps: ServiceDeps) {
         work.push(queues.expire.remove(jobIds.expire(p.approvalId)));
       }
     }
-    const results = await Promise.allSettled(work);
+    let timer: NodeJS.Timeout | undefined;
+    const results = await Promise.race([
+      Promise.allSettled(work),
+      new Promise<PromiseSettledResult<unknown>[]>((resolve) => {
+        timer = setTimeout(() => resolve([{ status: 'rejected', reason: new Error(`enqueue took over ${ENQUEUE_WAIT_MS} ms`) }]), ENQUEUE_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
     const failed = results.filter((r) => r.status === 'rejected');
     if (failed.length > 0) {
       log.warn('enqueue after commit failed; the reconciler will retry', {

@@ -37,7 +37,7 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
   await rt.notifier.start();
   const app = createApp(rt);
   let workers: Workers | undefined;
-  const workerConn = opts.workers ? createWorkerConnection(REDIS_URL) : undefined;
+  const workerConn = opts.workers ? createWorkerConnection(config.REDIS_URL) : undefined;
   if (workerConn) workers = await startWorkers({ ...rt, connection: workerConn });
 
   async function tenant(name = 'acme'): Promise<TenantKeys> {

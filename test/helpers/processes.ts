@@ -72,8 +72,8 @@ export async function waitReady(baseUrl: string, p: Proc, timeoutMs = 20_000): P
 }
 
 /** A throwaway redis-server, so a test may FLUSHALL or stop it without touching anyone else's. */
-export async function startRedis(): Promise<{ url: string; port: number; stop(): Promise<void> }> {
-  const port = await freePort();
+export async function startRedis(fixedPort?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const port = fixedPort ?? (await freePort());
   const p = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'pipe' }));
   const deadline = Date.now() + 10_000;
   for (;;) {

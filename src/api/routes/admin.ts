@@ -240,6 +240,7 @@ export function adminRoutes(deps: AppDeps) {
     const auth = c.get('auth');
     allow(auth, 'admin');
     const id = c.req.valid('param').id;
+    if (deps.redis.status !== 'ready') throw new AppError('dependency_unavailable', 'Redis is unavailable; retry the replay shortly');
     const existing = await webhooksDb.getTenantDelivery(sql, auth.tenant_id, id);
     if (!existing) throw new AppError('not_found', 'delivery not found');
     const row = await webhooksDb.resetDelivery(sql, auth.tenant_id, id, deps.clock());
