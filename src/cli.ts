@@ -48,6 +48,36 @@ async function connectPostgres(config: Config): Promise<Sql> {
   }
 }
 
+/**
+ * On a fresh server the database does not exist yet: create it (through the
+ * maintenance database), so `npm start` works on a new machine.
+ */
+async function ensureDatabase(config: Config): Promise<void> {
+  const target = createSql(config.DATABASE_URL, { max: 1 });
+  try {
+    await target`SELECT 1`;
+    return;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '3D000') return; // not "database does not exist": connectPostgres will explain
+  } finally {
+    await target.end({ timeout: 1 }).catch(() => undefined);
+  }
+  const url = new URL(config.DATABASE_URL);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = createSql(url.toString(), { max: 1 });
+  try {
+    await admin.unsafe(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    process.stdout.write(`created database ${name}\n`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42P04') {
+      throw new BootError(`database ${name} does not exist and could not be created (${(err as Error).message}); create it, or point DATABASE_URL at one that exists.`);
+    }
+  } finally {
+    await admin.end({ timeout: 1 }).catch(() => undefined);
+  }
+}
+
 async function checkRedis(config: Config): Promise<void> {
   const redis = createProducerConnection(config.REDIS_URL, { lazyConnect: true, retryStrategy: () => null });
   redis.on('error', () => undefined);
@@ -100,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
 
   switch (cmd) {
     case 'migrate': {
+      await ensureDatabase(config);
       const r = await withSql(config, (sql) => migrate(sql));
       process.stdout.write(
         r.applied.length ? `applied ${r.applied.join(', ')}\n` : `up to date (${r.alreadyApplied.length} migrations)\n`,
