@@ -4,8 +4,8 @@
 -- * Postgres is the source of truth; Redis only holds work to do.
 -- * approvals change state only through guarded UPDATEs (WHERE status = expected);
 --   every change writes one approval_events row in the same transaction.
--- * approval_events is append-only (trigger) and hash-chained per tenant through
---   holdpoint_append_event(), which serialises appends on the tenant row.
+-- * approval_events is append-only (trigger) and hash-chained per tenant by the
+--   chainer, off the write path, so one tenant's approvals never queue on a lock.
 -- * webhook_deliveries is the outbox: rows are written in the transaction that
 --   writes the event, jobs are enqueued after commit, the reconciler re-enqueues
 --   what Redis lost.
@@ -14,7 +14,7 @@ CREATE TABLE tenants (
   id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   name           text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
   webhook_secret text NOT NULL,
-  event_seq      bigint NOT NULL DEFAULT 0,
+  chain_seq      bigint NOT NULL DEFAULT 0,   -- the audit chain's last seq and hash
   chain_head     bytea,
   created_at     timestamptz NOT NULL DEFAULT now()
 );
@@ -103,58 +103,49 @@ CREATE TABLE approval_votes (
   PRIMARY KEY (approval_id, approver)
 );
 
+-- The audit trail. Rows are inserted by the transaction that makes the change,
+-- unchained (seq, prev_hash, hash NULL), so approvals of one tenant never wait
+-- on each other. The chainer (holdpoint_chain, run by the chain-events job, the
+-- reconciler and every read of the trail) then links them per tenant, in
+-- insertion order:
+--   hash = sha256(prev_hash || utf8(seq || '.' || canonical JSON of the event))
+-- Once chained, a row can never change; before, only the chain columns may be set.
 CREATE TABLE approval_events (
   id          uuid PRIMARY KEY,
   tenant_id   uuid NOT NULL REFERENCES tenants (id),
-  seq         bigint NOT NULL,
+  ord         bigint GENERATED ALWAYS AS IDENTITY,
   approval_id uuid REFERENCES approvals (id),
   type        text NOT NULL,
   actor       text NOT NULL,
   channel     text NOT NULL,
   data        jsonb NOT NULL,
   created_at  timestamptz NOT NULL,
+  seq         bigint,
   prev_hash   bytea,
-  hash        bytea NOT NULL,
-  UNIQUE (tenant_id, seq)
+  hash        bytea,
+  CHECK ((seq IS NULL) = (hash IS NULL))
 );
-CREATE INDEX approval_events_approval ON approval_events (approval_id, seq);
+CREATE UNIQUE INDEX approval_events_chain ON approval_events (tenant_id, seq) WHERE seq IS NOT NULL;
+CREATE INDEX approval_events_approval ON approval_events (approval_id, ord);
+CREATE INDEX approval_events_unchained ON approval_events (tenant_id, ord) WHERE hash IS NULL;
 
 CREATE FUNCTION holdpoint_forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'HP001';
 END $$;
+
+CREATE FUNCTION holdpoint_events_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.hash IS NULL AND NEW.hash IS NOT NULL
+     AND (to_jsonb(NEW) - 'seq' - 'prev_hash' - 'hash') = (to_jsonb(OLD) - 'seq' - 'prev_hash' - 'hash') THEN
+    RETURN NEW; -- the chainer linking a new event
+  END IF;
+  RAISE EXCEPTION 'approval_events is append-only' USING ERRCODE = 'HP001';
+END $$;
 CREATE TRIGGER approval_events_append_only BEFORE UPDATE OR DELETE ON approval_events
-  FOR EACH ROW EXECUTE FUNCTION holdpoint_forbid_change();
+  FOR EACH ROW EXECUTE FUNCTION holdpoint_events_guard();
 CREATE TRIGGER approval_events_no_truncate BEFORE TRUNCATE ON approval_events
   FOR EACH STATEMENT EXECUTE FUNCTION holdpoint_forbid_change();
-
--- Appends one event to the tenant's chain:
---   hash = sha256(prev_hash || utf8(seq || '.' || content))
--- where content is the canonical JSON the application computed for the event.
--- The tenant row lock serialises appends per tenant; call it last in a
--- transaction so the lock is held briefly.
-CREATE FUNCTION holdpoint_append_event(
-  p_id uuid, p_tenant uuid, p_approval uuid, p_type text, p_actor text,
-  p_channel text, p_data jsonb, p_created_at timestamptz, p_content text
-) RETURNS approval_events LANGUAGE plpgsql AS $$
-DECLARE
-  v_seq  bigint;
-  v_prev bytea;
-  v_hash bytea;
-  v_row  approval_events;
-BEGIN
-  UPDATE tenants SET event_seq = event_seq + 1 WHERE id = p_tenant
-    RETURNING event_seq, chain_head INTO v_seq, v_prev;
-  IF v_seq IS NULL THEN
-    RAISE EXCEPTION 'unknown tenant %', p_tenant USING ERRCODE = 'HP002';
-  END IF;
-  v_hash := sha256(coalesce(v_prev, ''::bytea) || convert_to(v_seq::text || '.' || p_content, 'UTF8'));
-  INSERT INTO approval_events (id, tenant_id, seq, approval_id, type, actor, channel, data, created_at, prev_hash, hash)
-    VALUES (p_id, p_tenant, v_seq, p_approval, p_type, p_actor, p_channel, p_data, p_created_at, v_prev, v_hash)
-    RETURNING * INTO v_row;
-  UPDATE tenants SET chain_head = v_hash WHERE id = p_tenant;
-  RETURN v_row;
-END $$;
 
 -- Every check / guard evaluation. Guard evaluations carry the idempotency key,
 -- so a retried guard returns the outcome it got the first time.

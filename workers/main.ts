@@ -7,6 +7,7 @@ import type { Logger } from '../src/log.ts';
 import { QUEUE_NAMES, jobIds, type Queues } from '../src/queue/queues.ts';
 import type { ApprovalService } from '../src/services/approvals.ts';
 import { retryDelayMs } from '../src/webhooks/sign.ts';
+import { createChainProcessor } from './chain-events.ts';
 import { createDeliverProcessor } from './deliver-webhook.ts';
 import { createExpireProcessor } from './expire-approval.ts';
 import { reconcile, type ReconcileDeps } from './reconcile.ts';
@@ -72,9 +73,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       },
     },
   );
+  const chainer = new Worker(QUEUE_NAMES.chain, createChainProcessor({ sql: deps.sql }), { connection, prefix, concurrency: 4 });
   const sweeper = new Worker(QUEUE_NAMES.reconcile, async () => reconcile(rdeps), { connection, prefix, concurrency: 1 });
 
-  const workers = [expire, deliver, sweeper];
+  const workers = [expire, deliver, chainer, sweeper];
   for (const w of workers) {
     w.on('error', (err) => log.warn('worker error', { queue: w.name, err }));
     w.on('failed', (job, err) => {

@@ -4,9 +4,11 @@
 //   2. executing approvals whose lease lapsed → back to approved
 //   3. pending approvals due soon → re-add their expiry jobs (a no-op if present)
 //   4. pending webhook deliveries overdue by more than a grace → re-add their jobs
+//   5. audit events the chainer has not linked → link them
 import type { Queue } from 'bullmq';
 import * as approvalsDb from '../src/db/approvals.ts';
 import type { Sql } from '../src/db/client.ts';
+import { chainAll, tenantsWithUnchained } from '../src/db/events.ts';
 import { overdueDeliveries } from '../src/db/webhooks.ts';
 import type { Logger } from '../src/log.ts';
 import { jobIds, type Queues } from '../src/queue/queues.ts';
@@ -26,6 +28,7 @@ export interface ReconcileReport {
   leases_released: number;
   expiry_jobs_added: number;
   deliveries_requeued: number;
+  events_chained: number;
 }
 
 const BATCH = 500;
@@ -58,7 +61,7 @@ async function ensureJob(queue: Queue, jobId: string, data: unknown, delay: numb
 
 export async function reconcile(deps: ReconcileDeps, opts: { rebuildAll?: boolean } = {}): Promise<ReconcileReport> {
   const { sql, queues, service } = deps;
-  const report: ReconcileReport = { expired: 0, leases_released: 0, expiry_jobs_added: 0, deliveries_requeued: 0 };
+  const report: ReconcileReport = { expired: 0, leases_released: 0, expiry_jobs_added: 0, deliveries_requeued: 0, events_chained: 0 };
 
   for (;;) {
     const overdue = await approvalsDb.overduePending(sql, BATCH);
@@ -93,6 +96,8 @@ export async function reconcile(deps: ReconcileDeps, opts: { rebuildAll?: boolea
   await pool(lost, 16, async (d) => {
     if (await ensureJob(queues.deliver, jobIds.deliver(d.event_id, d.target), { delivery_id: d.id }, 0)) report.deliveries_requeued++;
   });
+
+  for (const tenantId of await tenantsWithUnchained(sql)) report.events_chained += await chainAll(sql, tenantId);
 
   const repaired = report.expired + report.leases_released + report.expiry_jobs_added + report.deliveries_requeued;
   if (repaired > 0) deps.log.info('reconciler repaired state', { ...report });

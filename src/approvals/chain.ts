@@ -1,8 +1,8 @@
 // The audit trail's hash chain. Pure.
 //   content = canonical JSON of { id, approval_id, type, actor, channel, data, created_at }
 //   hash    = sha256(prev_hash || utf8(`${seq}.${content}`))      (prev_hash empty for seq 1)
-// Postgres computes the hash on insert (holdpoint_append_event); anyone holding
-// the events can recompute it with verifyChain.
+// The chainer (src/db/events.ts chainTenant) links events per tenant in
+// insertion order; anyone holding the events can recompute it with verifyChain.
 import { createHash } from 'node:crypto';
 
 /** JSON with object keys sorted at every depth; arrays keep their order. */
@@ -21,7 +21,8 @@ export function canonicalJson(value: unknown): string {
 
 export interface ChainEvent {
   id: string;
-  seq: number;
+  /** Position in the tenant's chain; null until the chainer has linked the event. */
+  seq: number | null;
   approval_id: string | null;
   type: string;
   actor: string;
@@ -29,7 +30,7 @@ export interface ChainEvent {
   data: unknown;
   created_at: string;
   prev_hash: string | null;
-  hash: string;
+  hash: string | null;
 }
 
 export function eventContent(e: Omit<ChainEvent, 'seq' | 'prev_hash' | 'hash'>): string {
@@ -51,7 +52,9 @@ export function chainHash(prevHashHex: string | null, seq: number, content: stri
   return h.digest('hex');
 }
 
-export type ChainCheck = { intact: true; checked: number } | { intact: false; checked: number; broken_at: string; why: string };
+export type ChainCheck =
+  | { intact: true; checked: number; unchained?: number }
+  | { intact: false; checked: number; broken_at: string; why: string };
 
 /**
  * Recomputes every hash. With `contiguous`, the events must be a whole tenant
@@ -62,7 +65,16 @@ export type ChainCheck = { intact: true; checked: number } | { intact: false; ch
 export function verifyChain(events: readonly ChainEvent[], opts: { contiguous?: boolean } = {}): ChainCheck {
   let prev: ChainEvent | undefined;
   let checked = 0;
+  let unchained = 0;
   for (const e of events) {
+    if (e.seq === null || e.hash === null) {
+      // Not linked yet: nothing to check, but nothing chained may follow it.
+      unchained++;
+      continue;
+    }
+    if (unchained > 0 && opts.contiguous) {
+      return { intact: false, checked, broken_at: e.id, why: 'a chained event follows an unchained one' };
+    }
     if (opts.contiguous && prev && e.prev_hash !== prev.hash) {
       return { intact: false, checked, broken_at: e.id, why: 'prev_hash does not match the previous event' };
     }
@@ -71,5 +83,5 @@ export function verifyChain(events: readonly ChainEvent[], opts: { contiguous?: 
     checked++;
     prev = e;
   }
-  return { intact: true, checked };
+  return unchained > 0 ? { intact: true, checked, unchained } : { intact: true, checked };
 }

@@ -10,6 +10,7 @@ export const QUEUE_NAMES = {
   expire: 'expire-approval',
   deliver: 'deliver-webhook',
   reconcile: 'reconcile',
+  chain: 'chain-events',
 } as const;
 
 export const ExpireJob = z.strictObject({ approval_id: z.string().uuid() });
@@ -18,12 +19,17 @@ export type ExpireJob = z.infer<typeof ExpireJob>;
 export const DeliverJob = z.strictObject({ delivery_id: z.string().uuid() });
 export type DeliverJob = z.infer<typeof DeliverJob>;
 
+export const ChainJob = z.strictObject({ tenant_id: z.string().uuid() });
+export type ChainJob = z.infer<typeof ChainJob>;
+
 export const ReconcileJob = z.strictObject({ reason: z.enum(['boot', 'schedule', 'manual']).default('schedule') });
 export type ReconcileJob = z.infer<typeof ReconcileJob>;
 
 export const jobIds = {
   expire: (approvalId: string) => `expire__${approvalId}`,
   deliver: (eventId: string, target: string) => `deliver__${eventId}__${target}`,
+  // While one is waiting, more events of the tenant add nothing: it chains them all.
+  chain: (tenantId: string) => `chain__${tenantId}`,
   reconcileScheduler: 'reconcile__scheduler',
   reconcileBoot: (bootId: string) => `reconcile__boot__${bootId}`,
 };
@@ -32,6 +38,7 @@ export interface Queues {
   expire: Queue<ExpireJob>;
   deliver: Queue<DeliverJob>;
   reconcile: Queue<ReconcileJob>;
+  chain: Queue<ChainJob>;
   prefix: string;
   close(): Promise<void>;
 }
@@ -59,15 +66,22 @@ export function createQueues(connection: ConnectionOptions, prefix: string, opts
     prefix,
     defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 1 },
   });
+  const chain = new Queue<ChainJob>(QUEUE_NAMES.chain, {
+    connection,
+    prefix,
+    // Removed at once so the next event of the tenant can add the id again.
+    defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 5, backoff: { type: 'exponential', delay: 500 } },
+  });
   // A Queue with no 'error' listener would throw on a Redis hiccup.
-  for (const q of [expire, deliver, reconcile] as Queue[]) q.on('error', () => undefined);
+  for (const q of [expire, deliver, reconcile, chain] as Queue[]) q.on('error', () => undefined);
   return {
     expire,
     deliver,
     reconcile,
+    chain,
     prefix,
     async close() {
-      await Promise.allSettled([expire.close(), deliver.close(), reconcile.close()]);
+      await Promise.allSettled([expire.close(), deliver.close(), reconcile.close(), chain.close()]);
     },
   };
 }

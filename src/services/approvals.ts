@@ -14,7 +14,7 @@ import type { ApprovalRow, VoteRow } from '../db/approvals.ts';
 import type { Sql, Tx } from '../db/client.ts';
 import * as decisionsDb from '../db/decisions.ts';
 import type { DecisionRow } from '../db/decisions.ts';
-import { appendEvent, eventsForApproval, toChainEvent, type EventRow } from '../db/events.ts';
+import { appendEvent, chainAll, eventsForApproval, toChainEvent, type EventRow } from '../db/events.ts';
 import { insertDeliveries } from '../db/webhooks.ts';
 import { AppError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
@@ -62,6 +62,7 @@ export interface GuardOutcome {
 }
 
 interface Pending {
+  tenantId: string;
   deliveries: { id: string; event_id: string; target: string }[];
   expire?: { id: string; at: Date } | undefined;
   effects: Effect[];
@@ -131,6 +132,7 @@ export function createApprovalService(deps: ServiceDeps) {
         queues.expire.add('expire', { approval_id: p.expire.id }, { jobId: jobIds.expire(p.expire.id), delay: Math.max(0, p.expire.at.getTime() - now) }),
       );
     }
+    work.push(queues.chain.add('chain', { tenant_id: p.tenantId }, { jobId: jobIds.chain(p.tenantId) }));
     for (const d of p.deliveries) {
       work.push(queues.deliver.add('deliver', { delivery_id: d.id }, { jobId: jobIds.deliver(d.event_id, d.target) }));
     }
@@ -218,7 +220,7 @@ export function createApprovalService(deps: ServiceDeps) {
       }
       const v = renderApproval(updated, allVotes);
       const { deliveries } = await record(tx, updated, v, r.events, now);
-      return { kind: 'changed' as const, view: v, pending: { deliveries, effects: r.effects, approvalId: id } satisfies Pending };
+      return { kind: 'changed' as const, view: v, pending: { tenantId: updated.tenant_id, deliveries, effects: r.effects, approvalId: id } satisfies Pending };
     });
     if (out.kind === 'changed') {
       await dispatch(out.pending);
@@ -337,7 +339,7 @@ export function createApprovalService(deps: ServiceDeps) {
           [{ type: 'requested', actor: input.agent_id, channel: 'api', data: { action: input.action, reasons: evaluation.reasons, routing, policy_version: active.version } }],
           now,
         );
-        return { kind: 'created' as const, d, v, pending: { deliveries, expire: { id: row.id, at: row.expires_at }, effects: [], approvalId: row.id } satisfies Pending };
+        return { kind: 'created' as const, d, v, pending: { tenantId, deliveries, expire: { id: row.id, at: row.expires_at }, effects: [], approvalId: row.id } satisfies Pending };
       });
 
       if (out.kind === 'raced') {
@@ -445,6 +447,8 @@ export function createApprovalService(deps: ServiceDeps) {
     async events(tenantId: string, id: string) {
       const row = await approvalsDb.getApproval(sql, tenantId, id);
       if (!row) throw new AppError('not_found', `approval ${id} not found`);
+      // Link whatever the chainer has not reached yet, so a reader always sees the whole chain.
+      await chainAll(sql, tenantId);
       const events = (await eventsForApproval(sql, tenantId, id)).map(toChainEvent);
       return { events, chain: verifyChain(events) };
     },

@@ -88,7 +88,7 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
     async close() {
       await workers?.close(5_000);
       workerConn?.disconnect();
-      await Promise.allSettled([rt.queues.expire.obliterate({ force: true }), rt.queues.deliver.obliterate({ force: true }), rt.queues.reconcile.obliterate({ force: true })]);
+      await Promise.allSettled([rt.queues.expire.obliterate({ force: true }), rt.queues.deliver.obliterate({ force: true }), rt.queues.reconcile.obliterate({ force: true }), rt.queues.chain.obliterate({ force: true })]);
       await rt.close();
       await db.drop();
     },

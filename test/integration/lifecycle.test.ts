@@ -1,5 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../src/approvals/chain.ts';
+import { appendEvent, chainAll, toChainEvent, type EventRow } from '../../src/db/events.ts';
 import { createHarness, type Harness, type TenantKeys } from '../helpers/harness.ts';
 import { startReceiver, waitFor } from '../helpers/receiver.ts';
 
@@ -291,6 +293,37 @@ describe('audit trail', () => {
     expect(r.body.chain).toEqual({ intact: true, checked: 3 });
     expect(r.body.events.map((e: { type: string }) => e.type)).toEqual(['requested', 'voted', 'rejected']);
     expect(r.body.events[1].prev_hash).toBeTruthy();
+  });
+
+  it('concurrent approvals of one tenant form one unbroken chain once linked', async () => {
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) => guard({ action: 'payment.send', params: { amount: 5000 + i }, idempotency_key: key() })),
+    );
+    await chainAll(h.rt.sql, t.tenant_id);
+    const rows = await h.rt.sql<EventRow[]>`SELECT * FROM approval_events WHERE tenant_id = ${t.tenant_id} ORDER BY seq`;
+    const events = rows.map(toChainEvent);
+    expect(events.every((e) => e.hash !== null)).toBe(true);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(verifyChain(events, { contiguous: true })).toEqual({ intact: true, checked: events.length });
+  });
+
+  it('an event can be linked once, and never changed', async () => {
+    const a = await park();
+    const ev = await appendEvent(h.rt.sql, {
+      id: crypto.randomUUID(),
+      tenant_id: t.tenant_id,
+      approval_id: a.id,
+      type: 'voted',
+      actor: 'x',
+      channel: 'api',
+      data: { n: 1 },
+      created_at: new Date(),
+    });
+    await expect(h.rt.sql`UPDATE approval_events SET data = '{"n": 2}' WHERE id = ${ev.id}`).rejects.toThrow(/append-only/);
+    await chainAll(h.rt.sql, t.tenant_id);
+    const [linked] = await h.rt.sql<EventRow[]>`SELECT * FROM approval_events WHERE id = ${ev.id}`;
+    expect(linked!.hash).not.toBeNull();
+    await expect(h.rt.sql`UPDATE approval_events SET hash = sha256('x') WHERE id = ${ev.id}`).rejects.toThrow(/append-only/);
   });
 
   it('the database refuses to change or delete an event', async () => {

@@ -139,8 +139,22 @@ describe('verifyChain', () => {
   it('notices a rewritten event even when its own hash was recomputed, because the next link no longer matches', () => {
     const chain = buildChain(3);
     const forged = { ...chain[1]!, data: { step: 2, forged: true } };
-    forged.hash = chainHash(forged.prev_hash, forged.seq, eventContent(forged));
+    forged.hash = chainHash(forged.prev_hash, forged.seq!, eventContent(forged));
     chain[1] = forged;
     expect(verifyChain(chain, { contiguous: true })).toMatchObject({ intact: false, broken_at: 'evt-3' });
+  });
+});
+
+describe('verifyChain with events the chainer has not linked yet', () => {
+  it('counts unchained events instead of failing them', () => {
+    const chain = buildChain(2);
+    const pending = { ...chain[1]!, id: 'evt-new', seq: null, prev_hash: null, hash: null };
+    expect(verifyChain([...chain, pending])).toEqual({ intact: true, checked: 2, unchained: 1 });
+  });
+
+  it('in a contiguous check, a chained event after an unchained one is a break', () => {
+    const chain = buildChain(3);
+    const pending = { ...chain[1]!, seq: null, prev_hash: null, hash: null };
+    expect(verifyChain([chain[0]!, pending, chain[2]!], { contiguous: true })).toMatchObject({ intact: false, broken_at: 'evt-3' });
   });
 });

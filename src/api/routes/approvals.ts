@@ -10,7 +10,7 @@ import { ApprovalSchema, IdParam, Ident, errorResponses, jsonBody, jsonResponse 
 
 const EventSchema = z.object({
   id: z.string(),
-  seq: z.number(),
+  seq: z.number().nullable(),
   approval_id: z.string().nullable(),
   type: z.string(),
   actor: z.string(),
@@ -18,7 +18,7 @@ const EventSchema = z.object({
   data: z.unknown(),
   created_at: z.string(),
   prev_hash: z.string().nullable(),
-  hash: z.string(),
+  hash: z.string().nullable(),
 });
 
 const get = createRoute({
