@@ -2,6 +2,8 @@ import type { ApprovalPatch, Vote } from '../approvals/transition.ts';
 import type { Status } from '../approvals/status.ts';
 import type { Routing } from '../policy/evaluate.ts';
 import type { Tx } from './client.ts';
+import type { NewDecision } from './decisions.ts';
+import { deliveryTargets } from './webhooks.ts';
 
 export interface ApprovalRow {
   id: string;
@@ -62,24 +64,6 @@ export type NewApproval = Omit<
   | 'completed_at'
   | 'updated_at'
 >;
-
-/** Inserts, or returns undefined when the idempotency key is taken. */
-export async function insertApproval(tx: Tx, a: NewApproval): Promise<ApprovalRow | undefined> {
-  const [row] = await tx<ApprovalRow[]>`
-    INSERT INTO approvals (
-      id, tenant_id, idempotency_key, request_hash, action, agent_id, params, context, reasons,
-      status, required_approvals, timeout_seconds, on_timeout, expires_at, callback_url, routing,
-      policy_version, decision_id, created_at, updated_at)
-    VALUES (
-      ${a.id}, ${a.tenant_id}, ${a.idempotency_key}, ${a.request_hash}, ${a.action}, ${a.agent_id},
-      ${tx.json(a.params as never)}, ${tx.json(a.context as never)}, ${tx.json(a.reasons as never)},
-      'pending', ${a.required_approvals}, ${a.timeout_seconds}, ${a.on_timeout}, ${a.expires_at},
-      ${a.callback_url}, ${tx.json(a.routing as never)}, ${a.policy_version}, ${a.decision_id},
-      ${a.created_at}, ${a.created_at})
-    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-    RETURNING *`;
-  return row;
-}
 
 export async function getApproval(tx: Tx, tenantId: string, id: string): Promise<ApprovalRow | undefined> {
   const [row] = await tx<ApprovalRow[]>`
@@ -194,4 +178,62 @@ export async function lapsedLeases(tx: Tx, limit: number): Promise<{ id: string 
   return tx<{ id: string }[]>`
     SELECT id FROM approvals WHERE status = 'executing' AND claim_expires_at <= now()
     ORDER BY claim_expires_at LIMIT ${limit}`;
+}
+
+/**
+ * Parks a guarded action in one statement (so in one round trip, with no lock
+ * held across the network): the decision, the approval, its `requested` event
+ * and that event's webhook outbox rows. Returns undefined when the
+ * idempotency key is already taken — the caller replays the first outcome.
+ */
+export async function insertParkedApproval(
+  sql: Tx,
+  p: {
+    decision: NewDecision;
+    approval: NewApproval;
+    event: { id: string; type: string; actor: string; channel: string; data: Record<string, unknown>; created_at: Date };
+    webhook: { type: string; payload: string };
+  },
+): Promise<{ approval: ApprovalRow; deliveries: { id: string; event_id: string; target: string }[] } | undefined> {
+  const { decision: d, approval: a, event: e, webhook: w } = p;
+  const rows = await sql<(ApprovalRow & { deliveries: { id: string; event_id: string; target: string }[] })[]>`
+    WITH d AS (
+      INSERT INTO decisions (id, tenant_id, kind, idempotency_key, request_hash, action, agent_id,
+                             decision, reasons, policy_version, approval_id, created_at)
+      VALUES (${d.id}, ${d.tenant_id}, ${d.kind}, ${d.idempotency_key}, ${d.request_hash}, ${d.action},
+              ${d.agent_id}, ${d.decision}, ${sql.json(d.reasons as never)}, ${d.policy_version},
+              ${d.approval_id}, ${d.created_at})
+      ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING id
+    ), a AS (
+      INSERT INTO approvals (
+        id, tenant_id, idempotency_key, request_hash, action, agent_id, params, context, reasons,
+        status, required_approvals, timeout_seconds, on_timeout, expires_at, callback_url, routing,
+        policy_version, decision_id, created_at, updated_at)
+      SELECT ${a.id}, ${a.tenant_id}, ${a.idempotency_key}, ${a.request_hash}, ${a.action}, ${a.agent_id},
+        ${sql.json(a.params as never)}, ${sql.json(a.context as never)}, ${sql.json(a.reasons as never)},
+        'pending', ${a.required_approvals}, ${a.timeout_seconds}, ${a.on_timeout}, ${a.expires_at},
+        ${a.callback_url}, ${sql.json(a.routing as never)}, ${a.policy_version}, d.id,
+        ${a.created_at}, ${a.created_at}
+      FROM d
+      ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+      RETURNING *
+    ), e AS (
+      INSERT INTO approval_events (id, tenant_id, approval_id, type, actor, channel, data, created_at)
+      SELECT ${e.id}, a.tenant_id, a.id, ${e.type}, ${e.actor}, ${e.channel}, ${sql.json(e.data as never)}, ${e.created_at}
+      FROM a
+      RETURNING id
+    ), w AS (
+      INSERT INTO webhook_deliveries (tenant_id, event_id, endpoint_id, target, url, payload, next_attempt_at, created_at, updated_at)
+      SELECT ${a.tenant_id}::uuid, e.id, t.endpoint_id, t.target, t.url, ${w.payload}::text,
+             ${e.created_at}::timestamptz, ${e.created_at}::timestamptz, ${e.created_at}::timestamptz
+      FROM e, ${deliveryTargets(sql, a.tenant_id, a.callback_url, w.type)}
+      RETURNING id, event_id, target
+    )
+    SELECT a.*, (SELECT coalesce(json_agg(json_build_object('id', w.id, 'event_id', w.event_id, 'target', w.target)), '[]'::json) FROM w) AS deliveries
+    FROM a`;
+  const row = rows[0];
+  if (!row) return undefined;
+  const { deliveries, ...approval } = row;
+  return { approval: approval as ApprovalRow, deliveries };
 }

@@ -62,24 +62,30 @@ export async function disableEndpoint(tx: Tx, id: string, reason: string): Promi
 }
 
 /**
- * The outbox: one pending delivery per target (the approval's callback_url and
- * every live tenant endpoint subscribed to the type), in the event's transaction.
+ * Who receives an event, as a SQL fragment `(endpoint_id, target, url) t`: the
+ * approval's callback_url, and every live tenant endpoint subscribed to the type.
  */
+export function deliveryTargets(sql: Tx, tenantId: string, callbackUrl: string | null, type: string) {
+  return sql`(
+    SELECT NULL::uuid AS endpoint_id, 'callback'::text AS target, ${callbackUrl}::text AS url
+    WHERE ${callbackUrl}::text IS NOT NULL
+    UNION ALL
+    SELECT ep.id, ep.id::text, ep.url FROM webhook_endpoints ep
+    WHERE ep.tenant_id = ${tenantId} AND ep.disabled_at IS NULL
+      AND (cardinality(ep.event_types) = 0 OR ${type} = ANY(ep.event_types))
+  ) t`;
+}
+
+/** The outbox: one pending delivery per target, in the event's transaction. */
 export async function insertDeliveries(
   tx: Tx,
   d: { tenant_id: string; event_id: string; type: string; callback_url: string | null; payload: string; now: Date },
 ): Promise<{ id: string; event_id: string; target: string }[]> {
   return tx<{ id: string; event_id: string; target: string }[]>`
     INSERT INTO webhook_deliveries (tenant_id, event_id, endpoint_id, target, url, payload, next_attempt_at, created_at, updated_at)
-    SELECT ${d.tenant_id}::uuid, ${d.event_id}::uuid, NULL::uuid, 'callback', ${d.callback_url}::text, ${d.payload}::text,
+    SELECT ${d.tenant_id}::uuid, ${d.event_id}::uuid, t.endpoint_id, t.target, t.url, ${d.payload}::text,
            ${d.now}::timestamptz, ${d.now}::timestamptz, ${d.now}::timestamptz
-    WHERE ${d.callback_url}::text IS NOT NULL
-    UNION ALL
-    SELECT ${d.tenant_id}::uuid, ${d.event_id}::uuid, e.id, e.id::text, e.url, ${d.payload}::text,
-           ${d.now}::timestamptz, ${d.now}::timestamptz, ${d.now}::timestamptz
-    FROM webhook_endpoints e
-    WHERE e.tenant_id = ${d.tenant_id} AND e.disabled_at IS NULL
-      AND (cardinality(e.event_types) = 0 OR ${d.type} = ANY(e.event_types))
+    FROM ${deliveryTargets(tx, d.tenant_id, d.callback_url, d.type)}
     ON CONFLICT (event_id, target) DO NOTHING
     RETURNING id, event_id, target`;
 }

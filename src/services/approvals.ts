@@ -38,6 +38,7 @@ export interface ServiceDeps {
 
 /** How long a request waits for its after-commit enqueues before answering anyway. */
 const ENQUEUE_WAIT_MS = 2_000;
+const CHAIN_DEBOUNCE_MS = 25;
 
 export interface GuardInput {
   action: string;
@@ -71,6 +72,27 @@ interface Pending {
 
 export function requestHash(action: string, agentId: string, params: unknown): string {
   return createHash('sha256').update(canonicalJson({ action, agent_id: agentId, params })).digest('hex');
+}
+
+/** The row Postgres will hold for a just-parked approval (to render it before the insert). */
+function pendingRow(a: approvalsDb.NewApproval): ApprovalRow {
+  return {
+    ...a,
+    status: 'pending',
+    slack_channel: null,
+    slack_ts: null,
+    decided_at: null,
+    decided_by: null,
+    decision_reason: null,
+    decision_channel: null,
+    claim_token: null,
+    claim_expires_at: null,
+    claimed_at: null,
+    result: null,
+    error: null,
+    completed_at: null,
+    updated_at: a.created_at,
+  };
 }
 
 function stateOf(row: ApprovalRow, votes: readonly VoteRow[]): ApprovalState {
@@ -119,6 +141,21 @@ export function createApprovalService(deps: ServiceDeps) {
     return { events, deliveries };
   }
 
+  // One chain job per tenant per CHAIN_DEBOUNCE_MS from this process: it is
+  // added after the commits it covers, so it links all of them. A process that
+  // dies with a timer pending leaves the rest to the reconciler (and to reads).
+  const chainTimers = new Map<string, NodeJS.Timeout>();
+  function chainSoon(tenantId: string): void {
+    if (chainTimers.has(tenantId)) return;
+    const timer = setTimeout(() => {
+      chainTimers.delete(tenantId);
+      if (deps.redisReady && !deps.redisReady()) return;
+      queues.chain.add('chain', { tenant_id: tenantId }, { jobId: jobIds.chain(tenantId) }).catch((err) => log.debug('chain job not added', { err }));
+    }, CHAIN_DEBOUNCE_MS);
+    timer.unref();
+    chainTimers.set(tenantId, timer);
+  }
+
   /** After commit: jobs. Never throws — the reconciler repairs what fails here. */
   async function dispatch(p: Pending): Promise<void> {
     if (deps.redisReady && !deps.redisReady()) {
@@ -132,7 +169,7 @@ export function createApprovalService(deps: ServiceDeps) {
         queues.expire.add('expire', { approval_id: p.expire.id }, { jobId: jobIds.expire(p.expire.id), delay: Math.max(0, p.expire.at.getTime() - now) }),
       );
     }
-    work.push(queues.chain.add('chain', { tenant_id: p.tenantId }, { jobId: jobIds.chain(p.tenantId) }));
+    chainSoon(p.tenantId);
     for (const d of p.deliveries) {
       work.push(queues.deliver.add('deliver', { delivery_id: d.id }, { jobId: jobIds.deliver(d.event_id, d.target) }));
     }
@@ -189,6 +226,13 @@ export function createApprovalService(deps: ServiceDeps) {
       if (row) approval = await view(sql, row);
     }
     return outcomeOf(d, approval, false);
+  }
+
+  /** The key is taken (a retry, or a concurrent twin that won): answer what the first call got. */
+  async function replayKey(tenantId: string, input: GuardInput): Promise<GuardOutcome> {
+    const d = await decisionsDb.getDecisionByKey(sql, tenantId, input.idempotency_key);
+    if (!d) throw new AppError('idempotency_key_reused', 'an approval already holds this idempotency key');
+    return replay(tenantId, d, input);
   }
 
   /**
@@ -280,76 +324,78 @@ export function createApprovalService(deps: ServiceDeps) {
      * The idempotency key makes every retry return the first call's outcome.
      */
     async guard(tenantId: string, input: GuardInput): Promise<GuardOutcome> {
-      const existing = await decisionsDb.getDecisionByKey(sql, tenantId, input.idempotency_key);
-      if (existing) return replay(tenantId, existing, input);
-
+      // Evaluate first and insert with ON CONFLICT: a new key costs one statement;
+      // a retry finds its key taken and replays the first outcome.
       const { active, evaluation } = await evaluateFor(tenantId, input);
       const now = clock();
       const hash = requestHash(input.action, input.agent_id, input.params);
-      const approvalId = evaluation.decision === 'require_approval' ? randomUUID() : null;
+      const routing = evaluation.decision === 'require_approval' ? evaluation.routing : null;
+      const approvalId = routing ? randomUUID() : null;
+      const decision: decisionsDb.NewDecision = {
+        id: uuidv7(now.getTime()),
+        tenant_id: tenantId,
+        kind: 'guard',
+        idempotency_key: input.idempotency_key,
+        request_hash: hash,
+        action: input.action,
+        agent_id: input.agent_id,
+        decision: evaluation.decision,
+        reasons: evaluation.reasons,
+        policy_version: active.version,
+        approval_id: approvalId,
+        created_at: now,
+      };
 
-      const out = await sql.begin(async (tx) => {
-        const d = await decisionsDb.insertDecision(tx, {
-          id: uuidv7(now.getTime()),
-          tenant_id: tenantId,
-          kind: 'guard',
-          idempotency_key: input.idempotency_key,
-          request_hash: hash,
-          action: input.action,
-          agent_id: input.agent_id,
-          decision: evaluation.decision,
-          reasons: evaluation.reasons,
-          policy_version: active.version,
-          approval_id: approvalId,
-          created_at: now,
-        });
-        // Lost the race for this key: the winner has committed by now (we waited
-        // on its unique-index entry), so replay its outcome.
-        if (!d) return { kind: 'raced' as const };
-        if (!approvalId || !evaluation.routing) return { kind: 'decided' as const, d };
-
-        const routing = evaluation.routing;
-        const timeout = Math.min(input.timeout_seconds ?? routing.timeout_seconds, routing.timeout_seconds);
-        const row = await approvalsDb.insertApproval(tx, {
-          id: approvalId,
-          tenant_id: tenantId,
-          idempotency_key: input.idempotency_key,
-          request_hash: hash,
-          action: input.action,
-          agent_id: input.agent_id,
-          params: input.params,
-          context: input.context,
-          reasons: evaluation.reasons,
-          required_approvals: routing.required_approvals,
-          timeout_seconds: timeout,
-          on_timeout: routing.on_timeout,
-          expires_at: new Date(now.getTime() + timeout * 1000),
-          callback_url: input.callback_url ?? null,
-          routing,
-          policy_version: active.version,
-          decision_id: d.id,
-          created_at: now,
-        });
-        if (!row) throw new AppError('idempotency_key_reused', 'an approval already holds this idempotency key');
-        const v = renderApproval(row, []);
-        const { deliveries } = await record(
-          tx,
-          row,
-          v,
-          [{ type: 'requested', actor: input.agent_id, channel: 'api', data: { action: input.action, reasons: evaluation.reasons, routing, policy_version: active.version } }],
-          now,
-        );
-        return { kind: 'created' as const, d, v, pending: { tenantId, deliveries, expire: { id: row.id, at: row.expires_at }, effects: [], approvalId: row.id } satisfies Pending };
-      });
-
-      if (out.kind === 'raced') {
-        const winner = await decisionsDb.getDecisionByKey(sql, tenantId, input.idempotency_key);
-        if (!winner) throw new AppError('dependency_unavailable', 'idempotency key race did not settle; retry');
-        return replay(tenantId, winner, input);
+      if (!routing || !approvalId) {
+        const d = await decisionsDb.insertDecision(sql, decision);
+        return d ? outcomeOf(d, null, false) : replayKey(tenantId, input);
       }
-      if (out.kind === 'decided') return outcomeOf(out.d, null, false);
-      await dispatch(out.pending);
-      return outcomeOf(out.d, out.v, true);
+
+      const timeout = Math.min(input.timeout_seconds ?? routing.timeout_seconds, routing.timeout_seconds);
+      const approval: approvalsDb.NewApproval = {
+        id: approvalId,
+        tenant_id: tenantId,
+        idempotency_key: input.idempotency_key,
+        request_hash: hash,
+        action: input.action,
+        agent_id: input.agent_id,
+        params: input.params,
+        context: input.context,
+        reasons: evaluation.reasons,
+        required_approvals: routing.required_approvals,
+        timeout_seconds: timeout,
+        on_timeout: routing.on_timeout,
+        expires_at: new Date(now.getTime() + timeout * 1000),
+        callback_url: input.callback_url ?? null,
+        routing,
+        policy_version: active.version,
+        decision_id: decision.id,
+        created_at: now,
+      };
+      const v = renderApproval(pendingRow(approval), []);
+      const eventId = uuidv7(now.getTime());
+      const parked = await approvalsDb.insertParkedApproval(sql, {
+        decision,
+        approval,
+        event: {
+          id: eventId,
+          type: 'requested',
+          actor: input.agent_id,
+          channel: 'api',
+          data: { action: input.action, reasons: evaluation.reasons, routing, policy_version: active.version },
+          created_at: now,
+        },
+        webhook: { type: 'approval.requested', payload: webhookBody({ id: eventId, type: 'approval.requested', created_at: now }, v) },
+      });
+      if (!parked) return replayKey(tenantId, input);
+      await dispatch({
+        tenantId,
+        deliveries: parked.deliveries,
+        expire: { id: approvalId, at: approval.expires_at },
+        effects: [],
+        approvalId,
+      });
+      return { status: 'pending', reasons: evaluation.reasons, decision_id: decision.id, policy_version: active.version, approval: v, created: true };
     },
 
     async get(tenantId: string, id: string): Promise<ApprovalView> {
