@@ -14,7 +14,7 @@ import type { ApprovalRow, VoteRow } from '../db/approvals.ts';
 import type { Sql, Tx } from '../db/client.ts';
 import * as decisionsDb from '../db/decisions.ts';
 import type { DecisionRow } from '../db/decisions.ts';
-import { appendEvent, chainAll, eventsForApproval, toChainEvent, type EventRow } from '../db/events.ts';
+import { appendEvent, chainAll, eventsForApproval, toChainEvent } from '../db/events.ts';
 import { insertDeliveries } from '../db/webhooks.ts';
 import { AppError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
@@ -117,28 +117,22 @@ export function createApprovalService(deps: ServiceDeps) {
   const { sql, queues, log, clock } = deps;
   const leaseDefault = deps.claimLeaseSeconds ?? 300;
 
-  /** Appends audit records and their webhook outbox rows. Last in the transaction. */
-  async function record(
-    tx: Tx,
-    row: ApprovalRow,
-    view: ApprovalView,
-    records: readonly AuditRecord[],
-    now: Date,
-  ): Promise<{ events: EventRow[]; deliveries: Pending['deliveries'] }> {
-    const events: EventRow[] = [];
-    const deliveries: Pending['deliveries'] = [];
+  /**
+   * The queries that append audit records and their webhook outbox rows. Ids are
+   * made here, so the caller can pipeline them: nothing waits for a result.
+   */
+  function record(tx: Tx, row: ApprovalRow, view: ApprovalView, records: readonly AuditRecord[], now: Date): Promise<Pending['deliveries']>[] {
+    const queries: Promise<Pending['deliveries']>[] = [];
     for (const r of records) {
-      const ev = await appendEvent(tx, { ...r, id: uuidv7(now.getTime()), tenant_id: row.tenant_id, approval_id: row.id, created_at: now });
-      events.push(ev);
+      const id = uuidv7(now.getTime());
+      queries.push(appendEvent(tx, { ...r, id, tenant_id: row.tenant_id, approval_id: row.id, created_at: now }).then(() => []));
       const type = webhookTypeFor(r.type);
       if (type) {
-        const payload = webhookBody({ id: ev.id, type, created_at: ev.created_at }, view);
-        deliveries.push(
-          ...(await insertDeliveries(tx, { tenant_id: row.tenant_id, event_id: ev.id, type, callback_url: row.callback_url, payload, now })),
-        );
+        const payload = webhookBody({ id, type, created_at: now }, view);
+        queries.push(insertDeliveries(tx, { tenant_id: row.tenant_id, event_id: id, type, callback_url: row.callback_url, payload, now }));
       }
     }
-    return { events, deliveries };
+    return queries;
   }
 
   // One chain job per tenant per CHAIN_DEBOUNCE_MS from this process: it is
@@ -246,25 +240,29 @@ export function createApprovalService(deps: ServiceDeps) {
   ): Promise<{ approval: ApprovalView; changed: boolean; refusal?: { code: string; message: string } }> {
     const now = clock();
     const out = await sql.begin(async (tx) => {
-      const row = await approvalsDb.lockApproval(tx, id);
-      if (!row || (tenantId !== null && row.tenant_id !== tenantId)) throw new AppError('not_found', `approval ${id} not found`);
-      const votes = (await approvalsDb.votesFor(tx, [id])).get(id) ?? [];
+      const locked = await approvalsDb.lockApproval(tx, id);
+      if (!locked || (tenantId !== null && locked.row.tenant_id !== tenantId)) throw new AppError('not_found', `approval ${id} not found`);
+      const { row, votes } = locked;
       const r = transition(stateOf(row, votes), event, now);
       if (!r.ok) return { kind: 'refused' as const, row, votes, code: r.code, message: r.message };
       if (r.noop) return { kind: 'noop' as const, row, votes };
-      const updated =
-        Object.keys(r.patch).length > 0 ? await approvalsDb.updateApproval(tx, id, r.from, r.patch, now) : row;
+
+      // Everything below is known now, so it goes to Postgres as one pipeline.
+      const next: ApprovalRow = { ...row, ...(r.patch as Partial<ApprovalRow>), updated_at: now };
+      const allVotes = r.vote
+        ? [...votes.filter((v) => v.approver !== r.vote!.approver), { approval_id: id, ...r.vote, created_at: now }]
+        : votes;
+      const v = renderApproval(next, allVotes);
+      const [updated, ...rest] = await Promise.all([
+        Object.keys(r.patch).length > 0 ? approvalsDb.updateApproval(tx, id, r.from, r.patch, now) : Promise.resolve(row),
+        r.vote ? approvalsDb.upsertVote(tx, { approval_id: id, ...r.vote }, now).then(() => []) : Promise.resolve([]),
+        ...record(tx, next, v, r.events, now),
+      ]);
       // We hold the row lock, so the guarded UPDATE cannot lose; if it ever
-      // does, roll back rather than write events for a change that did not happen.
+      // does, roll back rather than keep events for a change that did not happen.
       if (!updated) throw new AppError('already_decided', 'approval changed concurrently');
-      let allVotes = votes;
-      if (r.vote) {
-        await approvalsDb.upsertVote(tx, { approval_id: id, ...r.vote }, now);
-        allVotes = [...votes.filter((v) => v.approver !== r.vote!.approver), { approval_id: id, ...r.vote, created_at: now }];
-      }
-      const v = renderApproval(updated, allVotes);
-      const { deliveries } = await record(tx, updated, v, r.events, now);
-      return { kind: 'changed' as const, view: v, pending: { tenantId: updated.tenant_id, deliveries, effects: r.effects, approvalId: id } satisfies Pending };
+      const deliveries = (rest as Pending['deliveries'][]).flat();
+      return { kind: 'changed' as const, view: v, pending: { tenantId: row.tenant_id, deliveries, effects: r.effects, approvalId: id } satisfies Pending };
     });
     if (out.kind === 'changed') {
       await dispatch(out.pending);
