@@ -1,7 +1,8 @@
 // The approval object as the API, webhooks and SDK see it. Pure.
 import type { Status } from './status.ts';
 
-export interface ApprovalView {
+/** The fields an approval has alike as a row and as the API shows it. */
+interface ApprovalFields {
   id: string;
   idempotency_key: string;
   action: string;
@@ -11,50 +12,31 @@ export interface ApprovalView {
   status: Status;
   reasons: unknown[];
   required_approvals: number;
-  votes: { approver: string; vote: 'approve' | 'reject'; reason: string | null; channel: string; created_at: string }[];
   routing: unknown;
   on_timeout: 'reject' | 'approve';
-  created_at: string;
-  expires_at: string;
-  decided_at: string | null;
   decided_by: string | null;
   decision_reason: string | null;
   decision_channel: string | null;
-  claim_expires_at: string | null;
   callback_url: string | null;
   result: unknown;
   error: unknown;
-  completed_at: string | null;
   policy_version: number | null;
   decision_id: string | null;
 }
 
-interface RowLike {
-  id: string;
-  idempotency_key: string;
-  action: string;
-  agent_id: string;
-  params: Record<string, unknown>;
-  context: Record<string, unknown>;
-  status: Status;
-  reasons: unknown[];
-  required_approvals: number;
-  routing: unknown;
-  on_timeout: 'reject' | 'approve';
-  created_at: Date;
-  expires_at: Date;
-  decided_at: Date | null;
-  decided_by: string | null;
-  decision_reason: string | null;
-  decision_channel: string | null;
-  claim_expires_at: Date | null;
-  callback_url: string | null;
-  result: unknown;
-  error: unknown;
-  completed_at: Date | null;
-  policy_version: number | null;
-  decision_id: string | null;
+type Timestamps<T> = {
+  created_at: T;
+  expires_at: T;
+  decided_at: T | null;
+  claim_expires_at: T | null;
+  completed_at: T | null;
+};
+
+export interface ApprovalView extends ApprovalFields, Timestamps<string> {
+  votes: { approver: string; vote: 'approve' | 'reject'; reason: string | null; channel: string; created_at: string }[];
 }
+
+type RowLike = ApprovalFields & Timestamps<Date>;
 
 interface VoteLike {
   approver: string;

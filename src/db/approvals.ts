@@ -2,7 +2,7 @@ import type { ApprovalPatch, Vote } from '../approvals/transition.ts';
 import type { Status } from '../approvals/status.ts';
 import type { Routing } from '../policy/evaluate.ts';
 import type { Tx } from './client.ts';
-import type { NewDecision } from './decisions.ts';
+import { decisionInsert, type NewDecision } from './decisions.ts';
 import { deliveryTargets } from './webhooks.ts';
 
 export interface ApprovalRow {
@@ -208,15 +208,7 @@ export async function insertParkedApproval(
 ): Promise<{ approval: ApprovalRow; deliveries: { id: string; event_id: string; target: string }[] } | undefined> {
   const { decision: d, approval: a, event: e, webhook: w } = p;
   const rows = await sql<(ApprovalRow & { deliveries: { id: string; event_id: string; target: string }[] })[]>`
-    WITH d AS (
-      INSERT INTO decisions (id, tenant_id, kind, idempotency_key, request_hash, action, agent_id,
-                             decision, reasons, policy_version, approval_id, created_at)
-      VALUES (${d.id}, ${d.tenant_id}, ${d.kind}, ${d.idempotency_key}, ${d.request_hash}, ${d.action},
-              ${d.agent_id}, ${d.decision}, ${sql.json(d.reasons as never)}, ${d.policy_version},
-              ${d.approval_id}, ${d.created_at})
-      ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-      RETURNING id
-    ), a AS (
+    WITH d AS (${decisionInsert(sql, d)} RETURNING id), a AS (
       INSERT INTO approvals (
         id, tenant_id, idempotency_key, request_hash, action, agent_id, params, context, reasons,
         status, required_approvals, timeout_seconds, on_timeout, expires_at, callback_url, routing,

@@ -21,16 +21,20 @@ export interface DecisionRow {
 
 export type NewDecision = Omit<DecisionRow, 'report_status' | 'report_result' | 'reported_at'>;
 
-/** Inserts, or returns undefined when a guard decision already holds this idempotency key. */
-export async function insertDecision(tx: Tx, d: NewDecision): Promise<DecisionRow | undefined> {
-  const [row] = await tx<DecisionRow[]>`
+/** The INSERT of a decision, as a fragment; a guard key already taken inserts nothing. */
+export function decisionInsert(tx: Tx, d: NewDecision) {
+  return tx`
     INSERT INTO decisions (id, tenant_id, kind, idempotency_key, request_hash, action, agent_id,
                            decision, reasons, policy_version, approval_id, created_at)
     VALUES (${d.id}, ${d.tenant_id}, ${d.kind}, ${d.idempotency_key}, ${d.request_hash}, ${d.action},
             ${d.agent_id}, ${d.decision}, ${tx.json(d.reasons as never)}, ${d.policy_version},
             ${d.approval_id}, ${d.created_at})
-    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING *`;
+    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`;
+}
+
+/** Inserts, or returns undefined when a guard decision already holds this idempotency key. */
+export async function insertDecision(tx: Tx, d: NewDecision): Promise<DecisionRow | undefined> {
+  const [row] = await tx<DecisionRow[]>`${decisionInsert(tx, d)} RETURNING *`;
   return row;
 }
 
