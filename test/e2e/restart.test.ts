@@ -138,6 +138,23 @@ describe('crash and restart', () => {
     expect(running.output()).toContain('"msg":"stopped"');
   });
 
+  it('SIGTERM answers open long-polls at once with the approval as it is, then exits 0', async () => {
+    running = await start();
+    const created = await runCli(['tenant', 'create', 'shutdown', '--json'], env);
+    const agent = (JSON.parse(created.stdout) as { api_keys: { agent: string } }).api_keys.agent;
+    const headers = { authorization: `Bearer ${agent}`, 'content-type': 'application/json' };
+    const g = await fetch(`${base}/v1/guard`, { method: 'POST', headers, body: JSON.stringify({ action: 'x', idempotency_key: 'lp' }) });
+    expect(g.status).toBe(202);
+    const poll = fetch(`${base}/v1/approvals/by-key/lp?wait=60`, { headers }).then(async (r) => ({ status: r.status, body: (await r.json()) as { status: string } }));
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const exit = running.kill('SIGTERM');
+    const answered = await poll;
+    expect(answered).toEqual({ status: 200, body: expect.objectContaining({ status: 'pending' }) });
+    expect(await exit).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
   it('refuses to start, with one clear line, when Postgres is unreachable', async () => {
     const bad = await runCli(['start'], { ...env, DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/holdpoint' });
     expect(bad.code).toBe(1);
