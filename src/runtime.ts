@@ -9,6 +9,7 @@ import { createQueues, type Queues } from './queue/queues.ts';
 import { createApprovalService, type ApprovalService } from './services/approvals.ts';
 import { createNotifier, type Notifier } from './services/notifier.ts';
 import { createPolicyStore, type PolicyStore } from './services/policies.ts';
+import { createSlackClient, type SlackApi } from './slack/client.ts';
 
 export interface Runtime {
   config: Config;
@@ -18,6 +19,8 @@ export interface Runtime {
   policies: PolicyStore;
   notifier: Notifier;
   service: ApprovalService;
+  /** Slack Web API, or null when SLACK_BOT_TOKEN is not set. */
+  slack: SlackApi | null;
   log: Logger;
   clock: () => Date;
   close(): Promise<void>;
@@ -30,9 +33,11 @@ export function createRuntime(config: Config, log: Logger, clock: () => Date = (
   const queues = createQueues(redis, config.HOLDPOINT_QUEUE_PREFIX, { maxAttempts: config.HOLDPOINT_WEBHOOK_MAX_ATTEMPTS + 5 });
   const policies = createPolicyStore(sql, clock);
   const notifier = createNotifier(sql, log);
-  const service = createApprovalService({ sql, queues, policies, notifier, log, clock, redisReady: () => redis.status === 'ready' });
+  const service = createApprovalService({ sql, queues, policies, notifier, log, clock, redisReady: () => redis.status === 'ready', slackEnabled: Boolean(config.SLACK_BOT_TOKEN) });
+  const slack = createSlackClient(config);
   return {
     config,
+    slack,
     sql,
     redis,
     queues,

@@ -9,6 +9,8 @@ import type { ApprovalService } from '../src/services/approvals.ts';
 import { retryDelayMs } from '../src/webhooks/sign.ts';
 import { createChainProcessor } from './chain-events.ts';
 import { createDeliverProcessor } from './deliver-webhook.ts';
+import { createNotifySlackProcessor, slackBackoffMs } from './notify-slack.ts';
+import type { SlackApi } from '../src/slack/client.ts';
 import { createExpireProcessor } from './expire-approval.ts';
 import { reconcile, type ReconcileDeps } from './reconcile.ts';
 
@@ -17,6 +19,8 @@ export interface WorkerDeps {
   connection: ConnectionOptions;
   queues: Queues;
   service: ApprovalService;
+  /** Slack, when configured; without it no notify-slack worker runs. */
+  slack: SlackApi | null;
   log: Logger;
   clock: () => Date;
   config: {
@@ -41,6 +45,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     sql: deps.sql,
     queues,
     service: deps.service,
+    slackEnabled: Boolean(deps.slack),
     log: log.child({ worker: 'reconcile' }),
     clock: deps.clock,
     intervalMs: config.HOLDPOINT_RECONCILE_INTERVAL_MS,
@@ -73,10 +78,18 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       },
     },
   );
+  let slackWorker: Worker | undefined;
+  if (deps.slack) {
+    slackWorker = new Worker(
+      QUEUE_NAMES.slack,
+      createNotifySlackProcessor({ sql: deps.sql, slack: deps.slack, service: deps.service, log: log.child({ worker: 'notify-slack' }), worker: () => slackWorker }),
+      { connection, prefix, concurrency: 4, settings: { backoffStrategy: (attemptsMade) => slackBackoffMs(attemptsMade) } },
+    );
+  }
   const chainer = new Worker(QUEUE_NAMES.chain, createChainProcessor({ sql: deps.sql }), { connection, prefix, concurrency: 4 });
   const sweeper = new Worker(QUEUE_NAMES.reconcile, async () => reconcile(rdeps), { connection, prefix, concurrency: 1 });
 
-  const workers = [expire, deliver, chainer, sweeper];
+  const workers = [expire, deliver, chainer, sweeper, ...(slackWorker ? [slackWorker] : [])];
   for (const w of workers) {
     w.on('error', (err) => log.warn('worker error', { queue: w.name, err }));
     w.on('failed', (job, err) => {

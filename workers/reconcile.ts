@@ -5,6 +5,7 @@
 //   3. pending approvals due soon → re-add their expiry jobs (a no-op if present)
 //   4. pending webhook deliveries overdue by more than a grace → re-add their jobs
 //   5. audit events the chainer has not linked → link them
+//   6. (Slack on) pending approvals never posted, and messages behind their row → re-add notify-slack jobs
 import type { Queue } from 'bullmq';
 import * as approvalsDb from '../src/db/approvals.ts';
 import type { Sql } from '../src/db/client.ts';
@@ -18,6 +19,7 @@ export interface ReconcileDeps {
   sql: Sql;
   queues: Queues;
   service: ApprovalService;
+  slackEnabled?: boolean;
   log: Logger;
   clock: () => Date;
   intervalMs: number;
@@ -29,6 +31,7 @@ export interface ReconcileReport {
   expiry_jobs_added: number;
   deliveries_requeued: number;
   events_chained: number;
+  slack_jobs_added: number;
 }
 
 const BATCH = 500;
@@ -61,7 +64,7 @@ async function ensureJob(queue: Queue, jobId: string, data: unknown, delay: numb
 
 export async function reconcile(deps: ReconcileDeps, opts: { rebuildAll?: boolean } = {}): Promise<ReconcileReport> {
   const { sql, queues, service } = deps;
-  const report: ReconcileReport = { expired: 0, leases_released: 0, expiry_jobs_added: 0, deliveries_requeued: 0, events_chained: 0 };
+  const report: ReconcileReport = { expired: 0, leases_released: 0, expiry_jobs_added: 0, deliveries_requeued: 0, events_chained: 0, slack_jobs_added: 0 };
 
   for (;;) {
     const overdue = await approvalsDb.overduePending(sql, BATCH);
@@ -99,7 +102,27 @@ export async function reconcile(deps: ReconcileDeps, opts: { rebuildAll?: boolea
 
   for (const tenantId of await tenantsWithUnchained(sql)) report.events_chained += await chainAll(sql, tenantId);
 
-  const repaired = report.expired + report.leases_released + report.expiry_jobs_added + report.deliveries_requeued;
+  if (deps.slackEnabled) {
+    const grace = opts.rebuildAll ? 0 : DELIVERY_GRACE_MS;
+    const unposted = await sql<{ id: string }[]>`
+      SELECT id FROM approvals
+      WHERE status = 'pending' AND slack_ts IS NULL AND slack_error IS NULL
+        AND routing->>'slack_channel' IS NOT NULL AND created_at <= now() - ${grace} * interval '1 millisecond'
+      ORDER BY created_at LIMIT 5000`;
+    await pool(unposted, 16, async ({ id }) => {
+      if (await ensureJob(queues.slack, jobIds.notify(id), { approval_id: id }, 0)) report.slack_jobs_added++;
+    });
+    const behind = await sql<{ id: string; updated_at: Date }[]>`
+      SELECT id, updated_at FROM approvals
+      WHERE slack_ts IS NOT NULL AND (slack_synced_at IS NULL OR slack_synced_at < updated_at)
+        AND updated_at <= now() - ${grace} * interval '1 millisecond'
+      ORDER BY updated_at LIMIT 5000`;
+    await pool(behind, 16, async ({ id, updated_at }) => {
+      if (await ensureJob(queues.slack, jobIds.slackSync(id, updated_at), { approval_id: id }, 0)) report.slack_jobs_added++;
+    });
+  }
+
+  const repaired = report.expired + report.leases_released + report.expiry_jobs_added + report.deliveries_requeued + report.slack_jobs_added;
   if (repaired > 0) deps.log.info('reconciler repaired state', { ...report });
   return report;
 }

@@ -8,6 +8,7 @@ import type { AppDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
 import { errorHandler, validationHook } from './errors.ts';
 import { authenticate } from './middleware/auth.ts';
+import { slackInteractions } from '../slack/interactions.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { approvalRoutes } from './routes/approvals.ts';
@@ -25,15 +26,27 @@ export function createApp(deps: AppDeps) {
     return c.json({ ok, postgres: pg, redis }, ok ? 200 : 503);
   });
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: deps.config.HOLDPOINT_MAX_BODY_BYTES,
-      onError: () => {
-        throw new AppError('payload_too_large', `request body exceeds ${deps.config.HOLDPOINT_MAX_BODY_BYTES} bytes`);
-      },
+  const limit = bodyLimit({
+    maxSize: deps.config.HOLDPOINT_MAX_BODY_BYTES,
+    onError: () => {
+      throw new AppError('payload_too_large', `request body exceeds ${deps.config.HOLDPOINT_MAX_BODY_BYTES} bytes`);
+    },
+  });
+  app.use('/slack/*', limit);
+  app.route(
+    '/',
+    slackInteractions({
+      sql: deps.sql,
+      service: deps.service,
+      policies: deps.policies,
+      slack: deps.slack,
+      signingSecret: deps.config.SLACK_SIGNING_SECRET,
+      log: deps.log,
+      clock: deps.clock,
     }),
   );
+
+  app.use('/v1/*', limit);
   app.use('/v1/*', authenticate(deps.sql));
   app.route('/', agentRoutes(deps));
   app.route('/', approvalRoutes(deps));

@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Queues } from '../queue/queues.ts';
 import type { ApprovalService } from '../services/approvals.ts';
 import type { PolicyStore } from '../services/policies.ts';
+import type { SlackApi } from '../slack/client.ts';
 
 export interface AppDeps {
   sql: Sql;
@@ -12,7 +13,8 @@ export interface AppDeps {
   queues: Queues;
   service: ApprovalService;
   policies: PolicyStore;
-  config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES'>;
+  config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET'>;
+  slack: SlackApi | null;
   log: Logger;
   clock: () => Date;
 }

@@ -27,6 +27,9 @@ export const EVENT_TYPES = [
   'lease_lapsed',
   'completed',
   'failed',
+  // Nothing changed, but it is on the record:
+  'slack_refused', // a Slack click from someone who may not decide
+  'slack_failed', // the Slack post failed for good
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -26,6 +26,9 @@ export interface ApprovalRow {
   decision_id: string | null;
   slack_channel: string | null;
   slack_ts: string | null;
+  slack_synced_at: Date | null;
+  slack_result_ts: string | null;
+  slack_error: string | null;
   decided_at: Date | null;
   decided_by: string | null;
   decision_reason: string | null;
@@ -52,6 +55,9 @@ export type NewApproval = Omit<
   | 'status'
   | 'slack_channel'
   | 'slack_ts'
+  | 'slack_synced_at'
+  | 'slack_result_ts'
+  | 'slack_error'
   | 'decided_at'
   | 'decided_by'
   | 'decision_reason'

@@ -79,6 +79,9 @@ export const PolicySchema = z
       })
       .default({ decision: 'require_approval', timeout_seconds: 900, on_timeout: 'reject', required_approvals: 1 }),
     rules: z.array(RuleSchema).max(1000).default([]),
+    // Slack user id → approver identity, so a Slack click counts as that person
+    // (and `approvers.identities` applies to Slack too).
+    slack_users: z.record(z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id like U01ABC'), z.string().min(1).max(200)).default({}),
     // Stateful guards (budget, rate_limit, sensitive_data, scope) are validated
     // by their own schemas once they exist; kept as given until then.
     guards: z.record(z.string(), z.unknown()).optional(),

@@ -11,6 +11,7 @@ export const QUEUE_NAMES = {
   deliver: 'deliver-webhook',
   reconcile: 'reconcile',
   chain: 'chain-events',
+  slack: 'notify-slack',
 } as const;
 
 export const ExpireJob = z.strictObject({ approval_id: z.string().uuid() });
@@ -22,6 +23,10 @@ export type DeliverJob = z.infer<typeof DeliverJob>;
 export const ChainJob = z.strictObject({ tenant_id: z.string().uuid() });
 export type ChainJob = z.infer<typeof ChainJob>;
 
+/** Bring the approval's Slack message in line with its row: post it, update it, or reply with the result. */
+export const SlackJob = z.strictObject({ approval_id: z.string().uuid() });
+export type SlackJob = z.infer<typeof SlackJob>;
+
 export const ReconcileJob = z.strictObject({ reason: z.enum(['boot', 'schedule', 'manual']).default('schedule') });
 export type ReconcileJob = z.infer<typeof ReconcileJob>;
 
@@ -30,6 +35,9 @@ export const jobIds = {
   deliver: (eventId: string, target: string) => `deliver__${eventId}__${target}`,
   // While one is waiting, more events of the tenant add nothing: it chains them all.
   chain: (tenantId: string) => `chain__${tenantId}`,
+  notify: (approvalId: string) => `notify__${approvalId}`,
+  /** One per version of the approval (its updated_at), so every change re-renders the message once. */
+  slackSync: (approvalId: string, version: Date) => `slacksync__${approvalId}__${version.getTime()}`,
   reconcileScheduler: 'reconcile__scheduler',
   reconcileBoot: (bootId: string) => `reconcile__boot__${bootId}`,
 };
@@ -39,6 +47,7 @@ export interface Queues {
   deliver: Queue<DeliverJob>;
   reconcile: Queue<ReconcileJob>;
   chain: Queue<ChainJob>;
+  slack: Queue<SlackJob>;
   prefix: string;
   close(): Promise<void>;
 }
@@ -72,16 +81,24 @@ export function createQueues(connection: ConnectionOptions, prefix: string, opts
     // Removed at once so the next event of the tenant can add the id again.
     defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 5, backoff: { type: 'exponential', delay: 500 } },
   });
+  const slack = new Queue<SlackJob>(QUEUE_NAMES.slack, {
+    connection,
+    prefix,
+    // Retries until Slack answers (backoff capped at a minute by the worker);
+    // the processor stops retrying by itself once there is nothing left to show.
+    defaultJobOptions: { ...KEEP, attempts: 2_000, backoff: { type: 'holdpoint' } },
+  });
   // A Queue with no 'error' listener would throw on a Redis hiccup.
-  for (const q of [expire, deliver, reconcile, chain] as Queue[]) q.on('error', () => undefined);
+  for (const q of [expire, deliver, reconcile, chain, slack] as Queue[]) q.on('error', () => undefined);
   return {
     expire,
     deliver,
     reconcile,
     chain,
+    slack,
     prefix,
     async close() {
-      await Promise.allSettled([expire.close(), deliver.close(), reconcile.close(), chain.close()]);
+      await Promise.allSettled([expire.close(), deliver.close(), reconcile.close(), chain.close(), slack.close()]);
     },
   };
 }

@@ -34,6 +34,8 @@ export interface ServiceDeps {
   claimLeaseSeconds?: number;
   /** Whether the producer's Redis connection is up; BullMQ's add waits for a connection instead of failing. */
   redisReady?: () => boolean;
+  /** Slack is configured: approvals routed to a channel get notify-slack jobs. */
+  slackEnabled?: boolean;
 }
 
 /** How long a request waits for its after-commit enqueues before answering anyway. */
@@ -64,6 +66,8 @@ export interface GuardOutcome {
 
 interface Pending {
   tenantId: string;
+  /** The approval's Slack message needs posting (first) or re-rendering at this version. */
+  slack?: { first: boolean; version: Date } | undefined;
   deliveries: { id: string; event_id: string; target: string }[];
   expire?: { id: string; at: Date } | undefined;
   effects: Effect[];
@@ -81,6 +85,9 @@ function pendingRow(a: approvalsDb.NewApproval): ApprovalRow {
     status: 'pending',
     slack_channel: null,
     slack_ts: null,
+    slack_synced_at: null,
+    slack_result_ts: null,
+    slack_error: null,
     decided_at: null,
     decided_by: null,
     decision_reason: null,
@@ -166,6 +173,10 @@ export function createApprovalService(deps: ServiceDeps) {
     chainSoon(p.tenantId);
     for (const d of p.deliveries) {
       work.push(queues.deliver.add('deliver', { delivery_id: d.id }, { jobId: jobIds.deliver(d.event_id, d.target) }));
+    }
+    if (p.slack && deps.slackEnabled) {
+      const jobId = p.slack.first ? jobIds.notify(p.approvalId) : jobIds.slackSync(p.approvalId, p.slack.version);
+      work.push(queues.slack.add('sync', { approval_id: p.approvalId }, { jobId }));
     }
     for (const e of p.effects) {
       if (e.type === 'cancel_expiry') {
@@ -254,7 +265,8 @@ export function createApprovalService(deps: ServiceDeps) {
         : votes;
       const v = renderApproval(next, allVotes);
       const [updated, ...rest] = await Promise.all([
-        Object.keys(r.patch).length > 0 ? approvalsDb.updateApproval(tx, id, r.from, r.patch, now) : Promise.resolve(row),
+        // Always written, if only updated_at: a vote that changes no status still changes what Slack shows.
+        approvalsDb.updateApproval(tx, id, r.from, r.patch, now),
         r.vote ? approvalsDb.upsertVote(tx, { approval_id: id, ...r.vote }, now).then(() => []) : Promise.resolve([]),
         ...record(tx, next, v, r.events, now),
       ]);
@@ -262,7 +274,8 @@ export function createApprovalService(deps: ServiceDeps) {
       // does, roll back rather than keep events for a change that did not happen.
       if (!updated) throw new AppError('already_decided', 'approval changed concurrently');
       const deliveries = (rest as Pending['deliveries'][]).flat();
-      return { kind: 'changed' as const, view: v, pending: { tenantId: row.tenant_id, deliveries, effects: r.effects, approvalId: id } satisfies Pending };
+      const slack = row.routing?.slack_channel ? { first: false, version: now } : undefined;
+      return { kind: 'changed' as const, view: v, pending: { tenantId: row.tenant_id, slack, deliveries, effects: r.effects, approvalId: id } satisfies Pending };
     });
     if (out.kind === 'changed') {
       await dispatch(out.pending);
@@ -388,6 +401,7 @@ export function createApprovalService(deps: ServiceDeps) {
       if (!parked) return replayKey(tenantId, input);
       await dispatch({
         tenantId,
+        slack: routing.slack_channel ? { first: true, version: now } : undefined,
         deliveries: parked.deliveries,
         expire: { id: approvalId, at: approval.expires_at },
         effects: [],
@@ -481,6 +495,27 @@ export function createApprovalService(deps: ServiceDeps) {
         if (err instanceof AppError && err.code === 'not_found') return { changed: false };
         throw err;
       }
+    },
+
+    /**
+     * Puts something that changed no state on the audit trail (a refused Slack
+     * click, a Slack post that failed for good).
+     */
+    async recordEvent(approvalId: string, rec: AuditRecord): Promise<void> {
+      const row = await approvalsDb.getApprovalById(sql, approvalId);
+      if (!row) return;
+      const now = clock();
+      await appendEvent(sql, { ...rec, id: uuidv7(now.getTime()), tenant_id: row.tenant_id, approval_id: row.id, created_at: now });
+      chainSoon(row.tenant_id);
+    },
+
+    /** Would this vote be refused? Asked before opening Slack's reject modal; writes nothing. */
+    async previewVote(tenantId: string, id: string, approver: string, vote: 'approve' | 'reject') {
+      const row = await approvalsDb.getApproval(sql, tenantId, id);
+      if (!row) throw new AppError('not_found', `approval ${id} not found`);
+      const votes = (await approvalsDb.votesFor(sql, [id])).get(id) ?? [];
+      const r = transition(stateOf(row, votes), { type: 'vote', approver, vote, channel: 'slack' }, clock());
+      return { approval: renderApproval(row, votes), refusal: r.ok ? null : { code: r.code, message: r.message } };
     },
 
     async releaseLease(id: string): Promise<boolean> {

@@ -347,6 +347,7 @@ describe('evaluate: when evaluation itself fails', () => {
       fail_mode,
       defaults: { decision: 'allow', timeout_seconds: 900, on_timeout: 'reject', required_approvals: 1 },
       rules: [{ name: 'bad-regex', match: { when: { 'params.to': { matches: '([a-z' } } }, decision: 'allow' }],
+      slack_users: {},
     };
   }
 

@@ -1,0 +1,206 @@
+// POST /slack/interactions: Approve / Reject clicks and the reject modal.
+// The raw body is read and its v0 signature checked before anything parses it.
+// Decisions go through the same service as the API; a refused click changes
+// nothing, tells the clicker (ephemeral) and, for a non-approver, is recorded.
+// Slack wants an answer within 3 s: the decision is one short transaction, and
+// ephemeral messages are sent without waiting for them.
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import type { ApprovalView } from '../approvals/render.ts';
+import { getApprovalById } from '../db/approvals.ts';
+import { AppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { ApprovalService } from '../services/approvals.ts';
+import type { PolicyStore } from '../services/policies.ts';
+import type { Sql } from '../db/client.ts';
+import { toProblems } from '../validation.ts';
+import { ACTION_APPROVE, ACTION_REJECT, REASON_ACTION, REASON_BLOCK, REJECT_CALLBACK, rejectModal } from './blocks.ts';
+import type { SlackApi } from './client.ts';
+import { verifySlackSignature } from './verify.ts';
+
+export interface InteractionDeps {
+  sql: Sql;
+  service: ApprovalService;
+  policies: PolicyStore;
+  slack: SlackApi | null;
+  signingSecret: string | undefined;
+  log: Logger;
+  clock: () => Date;
+}
+
+const User = z.object({ id: z.string().min(1), username: z.string().optional(), name: z.string().optional() });
+
+const BlockActions = z.object({
+  type: z.literal('block_actions'),
+  user: User,
+  trigger_id: z.string().optional(),
+  channel: z.object({ id: z.string() }).optional(),
+  container: z.object({ channel_id: z.string().optional(), message_ts: z.string().optional() }).optional(),
+  actions: z
+    .array(z.object({ action_id: z.string(), value: z.string().optional() }))
+    .min(1),
+});
+
+const ViewSubmission = z.object({
+  type: z.literal('view_submission'),
+  user: User,
+  view: z.object({
+    callback_id: z.string(),
+    private_metadata: z.string(),
+    state: z
+      .object({ values: z.record(z.string(), z.record(z.string(), z.object({ value: z.string().nullish() }).passthrough())) })
+      .optional(),
+  }),
+});
+
+const Payload = z.discriminatedUnion('type', [BlockActions, ViewSubmission]);
+
+const ApprovalId = z.string().uuid('the button value is not an approval id');
+
+function invalid(err: z.ZodError): AppError {
+  const problems = toProblems(err.issues);
+  return new AppError('validation_failed', `interaction payload did not validate: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
+}
+
+function describeDecided(a: ApprovalView): string {
+  const by = a.decided_by ? (a.decided_by.startsWith('slack:') ? `<@${a.decided_by.slice(6)}>` : a.decided_by) : 'someone';
+  const when = a.decided_at ? ` at ${a.decided_at}` : '';
+  switch (a.status) {
+    case 'expired':
+      return `This request expired${when}; it can no longer be decided.`;
+    case 'cancelled':
+      return `This request was cancelled by the agent${when}.`;
+    default:
+      return `This request was already ${a.status === 'executing' || a.status === 'completed' || a.status === 'failed' ? 'approved' : a.status} by ${by}${when}.`;
+  }
+}
+
+export function slackInteractions(deps: InteractionDeps) {
+  const app = new Hono();
+
+  /** Slack user → approver identity: the tenant's mapping, or slack:<user id>. */
+  async function identityFor(tenantId: string, slackUserId: string): Promise<string> {
+    const { policy } = await deps.policies.current(tenantId);
+    return policy.slack_users[slackUserId] ?? `slack:${slackUserId}`;
+  }
+
+  function tellClicker(channel: string | undefined, user: string, text: string): void {
+    if (!deps.slack || !channel) return;
+    deps.slack.postEphemeral({ channel, user, text }).catch((err) => deps.log.warn('ephemeral message failed', { err }));
+  }
+
+  /** A click from someone the route does not list: nothing changes, the attempt is on the record. */
+  async function refuse(a: { id: string }, user: string, channel: string | undefined, why: string, text: string) {
+    await deps.service.recordEvent(a.id, { type: 'slack_refused', actor: `slack:${user}`, channel: 'slack', data: { reason: why } });
+    tellClicker(channel, user, text);
+  }
+
+  async function handleAction(c: Context, p: z.infer<typeof BlockActions>) {
+    const action = p.actions[0]!;
+    if (action.action_id !== ACTION_APPROVE && action.action_id !== ACTION_REJECT) {
+      throw new AppError('validation_failed', `unknown action_id "${action.action_id}"`, { field: 'actions.0.action_id' });
+    }
+    const id = ApprovalId.safeParse(action.value);
+    if (!id.success) throw invalid(id.error);
+    const row = await getApprovalById(deps.sql, id.data);
+    if (!row) throw new AppError('not_found', `approval ${id.data} not found`);
+    const channel = p.channel?.id ?? p.container?.channel_id ?? row.slack_channel ?? undefined;
+    const user = p.user.id;
+
+    const allowedSlackUsers = row.routing?.approvers?.slack_user_ids ?? [];
+    if (allowedSlackUsers.length > 0 && !allowedSlackUsers.includes(user)) {
+      await refuse(row, user, channel, 'not_an_approver', 'You are not an approver for this request; nothing was changed.');
+      return c.body(null, 200);
+    }
+    const approver = await identityFor(row.tenant_id, user);
+
+    if (action.action_id === ACTION_REJECT) {
+      // Check before opening the modal, so nobody types a reason that cannot count.
+      const preview = await deps.service.previewVote(row.tenant_id, row.id, approver, 'reject');
+      if (preview.refusal) {
+        await onRefusal(preview.refusal.code, preview.approval, user, channel);
+        return c.body(null, 200);
+      }
+      if (deps.slack && p.trigger_id) await deps.slack.openView({ trigger_id: p.trigger_id, view: rejectModal(preview.approval) });
+      return c.body(null, 200);
+    }
+
+    try {
+      await deps.service.decide(row.tenant_id, row.id, { decision: 'approve', approver, channel: 'slack' });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      const current = (err.details as { approval?: ApprovalView } | undefined)?.approval;
+      if (!current) throw err;
+      await onRefusal(err.code, current, user, channel);
+    }
+    return c.body(null, 200);
+  }
+
+  async function onRefusal(code: string, a: ApprovalView, user: string, channel: string | undefined) {
+    if (code === 'not_an_approver') return refuse(a, user, channel, 'not_an_approver', 'You are not an approver for this request; nothing was changed.');
+    if (code === 'self_approval') return refuse(a, user, channel, 'self_approval', 'An agent cannot approve its own request.');
+    tellClicker(channel, user, describeDecided(a));
+  }
+
+  async function handleSubmission(c: Context, p: z.infer<typeof ViewSubmission>) {
+    if (p.view.callback_id !== REJECT_CALLBACK) {
+      throw new AppError('validation_failed', `unknown view callback_id "${p.view.callback_id}"`, { field: 'view.callback_id' });
+    }
+    const id = ApprovalId.safeParse(p.view.private_metadata);
+    if (!id.success) throw invalid(id.error);
+    const row = await getApprovalById(deps.sql, id.data);
+    if (!row) throw new AppError('not_found', `approval ${id.data} not found`);
+    const reason = p.view.state?.values?.[REASON_BLOCK]?.[REASON_ACTION]?.value?.trim() || undefined;
+    const allowedSlackUsers = row.routing?.approvers?.slack_user_ids ?? [];
+    if (allowedSlackUsers.length > 0 && !allowedSlackUsers.includes(p.user.id)) {
+      await deps.service.recordEvent(row.id, { type: 'slack_refused', actor: `slack:${p.user.id}`, channel: 'slack', data: { reason: 'not_an_approver' } });
+      return c.json({ response_action: 'errors', errors: { [REASON_BLOCK]: 'You are not an approver for this request.' } });
+    }
+    const approver = await identityFor(row.tenant_id, p.user.id);
+    try {
+      await deps.service.decide(row.tenant_id, row.id, { decision: 'reject', approver, reason, channel: 'slack' });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      const current = (err.details as { approval?: ApprovalView } | undefined)?.approval;
+      if (!current) throw err;
+      if (err.code === 'not_an_approver' || err.code === 'self_approval') {
+        await deps.service.recordEvent(row.id, { type: 'slack_refused', actor: `slack:${p.user.id}`, channel: 'slack', data: { reason: err.code } });
+        return c.json({ response_action: 'errors', errors: { [REASON_BLOCK]: err.message } });
+      }
+      // Keep the modal open with the news: somebody else decided first.
+      return c.json({ response_action: 'errors', errors: { [REASON_BLOCK]: describeDecided(current) } });
+    }
+    return c.body(null, 200);
+  }
+
+  app.post('/slack/interactions', async (c) => {
+    if (!deps.signingSecret) throw new AppError('not_found', 'Slack is not configured on this server (SLACK_SIGNING_SECRET)');
+    const raw = await c.req.text(); // the exact bytes Slack signed, before any parsing
+    const check = verifySlackSignature({
+      signingSecret: deps.signingSecret,
+      timestamp: c.req.header('x-slack-request-timestamp'),
+      signature: c.req.header('x-slack-signature'),
+      rawBody: raw,
+      nowSeconds: Math.floor(deps.clock().getTime() / 1000),
+    });
+    if (!check.ok) throw new AppError('unauthorized', `Slack signature check failed: ${check.reason}`);
+
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') {
+      throw new AppError('unsupported_media_type', 'Slack interactions are application/x-www-form-urlencoded');
+    }
+    const field = new URLSearchParams(raw).get('payload');
+    if (field === null) throw new AppError('validation_failed', 'the form has no payload field', { field: 'payload' });
+    let json: unknown;
+    try {
+      json = JSON.parse(field);
+    } catch {
+      throw new AppError('malformed_json', 'the payload field is not JSON');
+    }
+    const p = Payload.safeParse(json);
+    if (!p.success) throw invalid(p.error);
+    return p.data.type === 'block_actions' ? handleAction(c, p.data) : handleSubmission(c, p.data);
+  });
+
+  return app;
+}
