@@ -38,6 +38,12 @@ export interface Workers {
   close(timeoutMs: number): Promise<void>;
 }
 
+// A job that was running when its process was SIGKILLed is picked up again
+// when its lock lapses and a stall check notices: at most lockDuration +
+// stalledInterval (BullMQ's defaults, 30 s + 30 s, would leave a killed Slack
+// post or webhook waiting a minute). Live workers renew locks every 5 s.
+const LOCKS = { lockDuration: 10_000, stalledInterval: 5_000 } as const;
+
 export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const { connection, queues, log, config } = deps;
   const prefix = queues.prefix;
@@ -55,6 +61,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     connection,
     prefix,
     concurrency: 16,
+    ...LOCKS,
   });
   const deliver = new Worker(
     QUEUE_NAMES.deliver,
@@ -71,6 +78,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       connection,
       prefix,
       concurrency: 32,
+      ...LOCKS,
       settings: {
         // The same delay the processor wrote to next_attempt_at.
         backoffStrategy: (attemptsMade, _type, _err, job) =>
@@ -83,11 +91,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     slackWorker = new Worker(
       QUEUE_NAMES.slack,
       createNotifySlackProcessor({ sql: deps.sql, slack: deps.slack, service: deps.service, log: log.child({ worker: 'notify-slack' }), worker: () => slackWorker }),
-      { connection, prefix, concurrency: 4, settings: { backoffStrategy: (attemptsMade) => slackBackoffMs(attemptsMade) } },
+      { connection, prefix, concurrency: 4, ...LOCKS, settings: { backoffStrategy: (attemptsMade) => slackBackoffMs(attemptsMade) } },
     );
   }
-  const chainer = new Worker(QUEUE_NAMES.chain, createChainProcessor({ sql: deps.sql }), { connection, prefix, concurrency: 4 });
-  const sweeper = new Worker(QUEUE_NAMES.reconcile, async () => reconcile(rdeps), { connection, prefix, concurrency: 1 });
+  const chainer = new Worker(QUEUE_NAMES.chain, createChainProcessor({ sql: deps.sql }), { connection, prefix, concurrency: 4, ...LOCKS });
+  const sweeper = new Worker(QUEUE_NAMES.reconcile, async () => reconcile(rdeps), { connection, prefix, concurrency: 1, ...LOCKS });
 
   const workers = [expire, deliver, chainer, sweeper, ...(slackWorker ? [slackWorker] : [])];
   for (const w of workers) {

@@ -20,6 +20,10 @@ export interface SlackCall {
   args: Record<string, any>;
   token: string | null;
   at: number;
+  /** What the fake answered: the HTTP status, and `ok` / `ts` from the body. */
+  status?: number;
+  ok?: boolean;
+  ts?: string;
 }
 
 export interface SlackReply {
@@ -177,11 +181,18 @@ export async function startFakeSlack(opts: { token?: string } = {}): Promise<Fak
       const auth = req.headers.authorization;
       const bearer = typeof auth === 'string' && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '') : null;
       const token = bearer ?? (typeof args.token === 'string' ? args.token : null);
-      calls.push({ method, args, token, at: Date.now() });
+      const call: SlackCall = { method, args, token, at: Date.now() };
+      calls.push(call);
       const n = calls.filter((c) => c.method === method).length;
 
       const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         const text = typeof body === 'string' ? body : JSON.stringify(body);
+        call.status = status;
+        if (body && typeof body === 'object') {
+          const b = body as { ok?: boolean; ts?: string };
+          call.ok = b.ok;
+          if (typeof b.ts === 'string') call.ts = b.ts;
+        }
         const hasCt = Object.keys(headers).some((h) => h.toLowerCase() === 'content-type');
         res.writeHead(status, { ...(hasCt ? {} : { 'content-type': 'application/json; charset=utf-8' }), ...headers });
         res.end(text);
