@@ -13,6 +13,7 @@ import { AppError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { createProducerConnection, pingRedis } from './queue/connection.ts';
 import { createPolicyStore, parsePolicySource } from './services/policies.ts';
+import { runDemo } from './demo.ts';
 import { startServer } from './server.ts';
 
 class UsageError extends Error {}
@@ -28,6 +29,7 @@ const USAGE = `usage: holdpoint <command>
   key revoke --tenant ID KEY_ID
   policy set --tenant ID FILE|-         validate and store a policy (YAML or JSON)
   policy get --tenant ID
+  demo                                  a full round trip to watch (creates a demo tenant)
 
 environment: DATABASE_URL, REDIS_URL, PORT, ... (see README)`;
 
@@ -225,6 +227,14 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       throw new UsageError('key needs a subcommand: create | revoke');
+    }
+
+    case 'demo': {
+      await ensureDatabase(config);
+      await withSql(config, (sql) => migrate(sql));
+      await checkRedis(config);
+      await runDemo(config, createLogger('warn', { service: 'holdpoint' }), (line) => process.stdout.write(`${line}\n`));
+      return 0;
     }
 
     case 'policy': {

@@ -1,0 +1,31 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTestDatabase } from '../helpers/db.ts';
+import { REDIS_URL } from '../helpers/env.ts';
+import { runCli } from '../helpers/processes.ts';
+
+const PREFIX = `demo_${process.pid}`;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${PREFIX}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+});
+
+it('holdpoint demo walks a newcomer through a full round trip, and every step holds', async () => {
+  const r = await runCli(['demo'], { DATABASE_URL: db.url, REDIS_URL, HOLDPOINT_QUEUE_PREFIX: PREFIX, SLACK_BOT_TOKEN: '', LOG_LEVEL: 'warn' });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/pay 20: +allowed/);
+  expect(r.stdout).toMatch(/drop a database: denied \(Dropping databases is never allowed\)/);
+  expect(r.stdout).toContain('set SLACK_BOT_TOKEN to post it');
+  expect(r.stdout).toContain('[ Approve ]  [ Reject ]');
+  expect(r.stdout).toContain('signature verified with standardwebhooks');
+  expect(r.stdout).toContain('a second claim is refused (claim_conflict)');
+  expect(r.stdout).toContain('hash chain intact');
+  expect(r.stdout).toMatch(/#5 completed/);
+}, 60_000);
