@@ -9,6 +9,7 @@ import { createQueues, type Queues } from './queue/queues.ts';
 import { createApprovalService, type ApprovalService } from './services/approvals.ts';
 import { createNotifier, type Notifier } from './services/notifier.ts';
 import { createPolicyStore, type PolicyStore } from './services/policies.ts';
+import { createQuestionService, type QuestionService } from './services/questions.ts';
 import { createSlackClient, type SlackApi } from './slack/client.ts';
 
 export interface Runtime {
@@ -19,6 +20,7 @@ export interface Runtime {
   policies: PolicyStore;
   notifier: Notifier;
   service: ApprovalService;
+  questions: QuestionService;
   /** Slack Web API, or null when SLACK_BOT_TOKEN is not set. */
   slack: SlackApi | null;
   log: Logger;
@@ -35,9 +37,11 @@ export function createRuntime(config: Config, log: Logger, clock: () => Date = (
   const notifier = createNotifier(sql, log);
   const service = createApprovalService({ sql, queues, policies, notifier, log, clock, redisReady: () => redis.status === 'ready', slackEnabled: Boolean(config.SLACK_BOT_TOKEN) });
   const slack = createSlackClient(config);
+  const questions = createQuestionService({ sql, queues, policies, log, clock, slackEnabled: Boolean(config.SLACK_BOT_TOKEN), redisReady: () => redis.status === 'ready' });
   return {
     config,
     slack,
+    questions,
     sql,
     redis,
     queues,

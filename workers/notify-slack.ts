@@ -15,7 +15,9 @@ import type { Sql } from '../src/db/client.ts';
 import type { Logger } from '../src/log.ts';
 import { SlackJob } from '../src/queue/queues.ts';
 import type { ApprovalService } from '../src/services/approvals.ts';
-import { approvalMessage, resultThreadMessage } from '../src/slack/blocks.ts';
+import { approvalMessage, questionMessage, resultThreadMessage } from '../src/slack/blocks.ts';
+import { getQuestionById } from '../src/db/questions.ts';
+import { questionView } from '../src/services/questions.ts';
 import { classifySlackError, type SlackApi } from '../src/slack/client.ts';
 
 export interface NotifySlackDeps {
@@ -81,9 +83,49 @@ export function createNotifySlackProcessor(deps: NotifySlackDeps) {
     return 'synced';
   }
 
+  /** The same for a question: post while unanswered, then keep it true. */
+  async function syncQuestion(id: string): Promise<string> {
+    let q = await getQuestionById(sql, id);
+    if (!q) return 'missing';
+    if (!q.slack_ts) {
+      if (q.slack_error) return 'failed_before';
+      if (q.status !== 'pending') return 'answered_before_post';
+      if (!q.routing.slack_channel) return 'no_channel';
+      const msg = questionMessage(questionView(q));
+      const posted = await slack.postMessage({ channel: q.routing.slack_channel, text: msg.text, blocks: msg.blocks });
+      await sql`UPDATE contact_requests SET slack_channel = ${posted.channel}, slack_ts = ${posted.ts}, slack_synced_at = ${q.updated_at}
+                WHERE id = ${id} AND slack_ts IS NULL`;
+      q = await getQuestionById(sql, id);
+      if (!q) return 'missing';
+    }
+    if (!q.slack_synced_at || q.slack_synced_at.getTime() < q.updated_at.getTime()) {
+      const msg = questionMessage(questionView(q));
+      await slack.update({ channel: q.slack_channel!, ts: q.slack_ts!, text: msg.text, blocks: msg.blocks });
+      await sql`UPDATE contact_requests SET slack_synced_at = GREATEST(coalesce(slack_synced_at, '-infinity'::timestamptz), ${q.updated_at}::timestamptz) WHERE id = ${id}`;
+    }
+    return 'synced';
+  }
+
   return async (job: Job) => {
     const parsed = SlackJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`bad notify-slack payload: ${parsed.error.message}`);
+    if ('question_id' in parsed.data) {
+      const qid = parsed.data.question_id;
+      try {
+        return { outcome: await syncQuestion(qid) };
+      } catch (err) {
+        const f = classifySlackError(err);
+        if (f.kind === 'rate_limited' && deps.worker()) {
+          await deps.worker()!.rateLimit(f.retryAfterMs);
+          throw Worker.RateLimitError();
+        }
+        if (f.kind === 'permanent') {
+          await sql`UPDATE contact_requests SET slack_error = ${f.error} WHERE id = ${qid} AND slack_error IS NULL`;
+          throw new UnrecoverableError(`slack: ${f.error}`);
+        }
+        throw err;
+      }
+    }
     const id = parsed.data.approval_id;
     try {
       return { outcome: await sync(id) };

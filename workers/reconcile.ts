@@ -120,6 +120,17 @@ export async function reconcile(deps: ReconcileDeps, opts: { rebuildAll?: boolea
     await pool(behind, 16, async ({ id, updated_at }) => {
       if (await ensureJob(queues.slack, jobIds.slackSync(id, updated_at), { approval_id: id }, 0)) report.slack_jobs_added++;
     });
+    // The same for questions (HumanLayer contact requests).
+    const questions = await sql<{ id: string; updated_at: Date; posted: boolean }[]>`
+      SELECT id, updated_at, slack_ts IS NOT NULL AS posted FROM contact_requests
+      WHERE updated_at <= now() - ${grace} * interval '1 millisecond'
+        AND ((status = 'pending' AND slack_ts IS NULL AND slack_error IS NULL AND routing->>'slack_channel' IS NOT NULL)
+          OR (slack_ts IS NOT NULL AND (slack_synced_at IS NULL OR slack_synced_at < updated_at)))
+      ORDER BY updated_at LIMIT 5000`;
+    await pool(questions, 16, async ({ id, updated_at, posted }) => {
+      const jobId = posted ? jobIds.slackSyncQuestion(id, updated_at) : jobIds.notifyQuestion(id);
+      if (await ensureJob(queues.slack, jobId, { question_id: id }, 0)) report.slack_jobs_added++;
+    });
   }
 
   const repaired = report.expired + report.leases_released + report.expiry_jobs_added + report.deliveries_requeued + report.slack_jobs_added;

@@ -12,6 +12,7 @@ import { slackInteractions } from '../slack/interactions.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { approvalRoutes } from './routes/approvals.ts';
+import { humanlayerRoutes } from './routes/humanlayer.ts';
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps) {
     slackInteractions({
       sql: deps.sql,
       service: deps.service,
+      questions: deps.questions,
       policies: deps.policies,
       slack: deps.slack,
       signingSecret: deps.config.SLACK_SIGNING_SECRET,
@@ -47,10 +49,13 @@ export function createApp(deps: AppDeps) {
   );
 
   app.use('/v1/*', limit);
+  app.use('/humanlayer/*', limit);
+  app.use('/humanlayer/*', authenticate(deps.sql));
   app.use('/v1/*', authenticate(deps.sql));
   app.route('/', agentRoutes(deps));
   app.route('/', approvalRoutes(deps));
   app.route('/', adminRoutes(deps));
+  app.route('/', humanlayerRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Queues } from '../queue/queues.ts';
 import type { ApprovalService } from '../services/approvals.ts';
 import type { PolicyStore } from '../services/policies.ts';
+import type { QuestionService } from '../services/questions.ts';
 import type { SlackApi } from '../slack/client.ts';
 
 export interface AppDeps {
@@ -12,6 +13,7 @@ export interface AppDeps {
   redis: Redis;
   queues: Queues;
   service: ApprovalService;
+  questions: QuestionService;
   policies: PolicyStore;
   config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET'>;
   slack: SlackApi | null;

@@ -42,6 +42,7 @@ export const ApprovalSchema = z
     decided_by: z.string().nullable(),
     decision_reason: z.string().nullable(),
     decision_channel: z.string().nullable(),
+    decision_option: z.string().nullable().optional(),
     claim_expires_at: z.string().nullable(),
     callback_url: z.string().nullable(),
     result: z.unknown(),

@@ -17,6 +17,7 @@ interface ApprovalFields {
   decided_by: string | null;
   decision_reason: string | null;
   decision_channel: string | null;
+  decision_option?: string | null;
   callback_url: string | null;
   result: unknown;
   error: unknown;
@@ -68,6 +69,7 @@ export function renderApproval(r: RowLike, votes: readonly VoteLike[] = []): App
     decided_by: r.decided_by,
     decision_reason: r.decision_reason,
     decision_channel: r.decision_channel,
+    decision_option: r.decision_option ?? null,
     claim_expires_at: iso(r.claim_expires_at),
     callback_url: r.callback_url,
     result: r.result ?? null,

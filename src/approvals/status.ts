@@ -30,6 +30,8 @@ export const EVENT_TYPES = [
   // Nothing changed, but it is on the record:
   'slack_refused', // a Slack click from someone who may not decide
   'slack_failed', // the Slack post failed for good
+  'question_asked', // an agent asked a human a free-text question (HumanLayer contact request)
+  'question_answered',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

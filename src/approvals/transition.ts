@@ -23,7 +23,15 @@ export interface ApprovalState {
 }
 
 export type TransitionEvent =
-  | { type: 'vote'; approver: string; vote: 'approve' | 'reject'; reason?: string | undefined; channel: DecisionChannel }
+  | {
+      type: 'vote';
+      approver: string;
+      vote: 'approve' | 'reject';
+      reason?: string | undefined;
+      /** A named reject option the human picked (HumanLayer's reject_option_name). */
+      option?: string | undefined;
+      channel: DecisionChannel;
+    }
   | { type: 'expire' }
   | { type: 'cancel'; actor: string; reason?: string | undefined }
   | { type: 'claim'; actor: string; token: string; lease_seconds: number }
@@ -38,6 +46,7 @@ export interface ApprovalPatch {
   decided_by?: string;
   decision_reason?: string | null;
   decision_channel?: DecisionChannel;
+  decision_option?: string | null;
   claim_token?: string | null;
   claim_expires_at?: Date | null;
   claimed_at?: Date | null;
@@ -184,10 +193,18 @@ function vote(a: ApprovalState, e: Extract<TransitionEvent, { type: 'vote' }>, n
   const base = { ok: true as const, noop: false, from: a.status, vote: { approver: e.approver, vote: e.vote, reason, channel: e.channel } };
 
   if (e.vote === 'reject') {
-    events.push({ type: 'rejected', actor: e.approver, channel: e.channel, data: { reason } });
+    const option = e.option ?? null;
+    events.push({ type: 'rejected', actor: e.approver, channel: e.channel, data: option === null ? { reason } : { reason, option } });
     return {
       ...base,
-      patch: { status: 'rejected', decided_at: now, decided_by: e.approver, decision_reason: reason, decision_channel: e.channel },
+      patch: {
+        status: 'rejected',
+        decided_at: now,
+        decided_by: e.approver,
+        decision_reason: reason,
+        decision_channel: e.channel,
+        ...(option === null ? {} : { decision_option: option }),
+      },
       events,
       effects: [{ type: 'cancel_expiry' }],
     };

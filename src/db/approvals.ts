@@ -33,6 +33,7 @@ export interface ApprovalRow {
   decided_by: string | null;
   decision_reason: string | null;
   decision_channel: string | null;
+  decision_option: string | null;
   claim_token: string | null;
   claim_expires_at: Date | null;
   claimed_at: Date | null;
@@ -62,6 +63,7 @@ export type NewApproval = Omit<
   | 'decided_by'
   | 'decision_reason'
   | 'decision_channel'
+  | 'decision_option'
   | 'claim_token'
   | 'claim_expires_at'
   | 'claimed_at'

@@ -105,6 +105,11 @@ function routingFor(policy: Policy, rule: Rule | undefined): Routing {
   };
 }
 
+/** Where an approval goes when no rule routes it: the policy's defaults. */
+export function defaultRouting(policy: Policy): Routing {
+  return routingFor(policy, undefined);
+}
+
 function evaluateUnsafe(policy: Policy, req: EvaluationRequest): Evaluation {
   const matched = policy.rules.filter((r) => ruleMatches(r, req));
   if (matched.length === 0) {

@@ -24,7 +24,7 @@ export const ChainJob = z.strictObject({ tenant_id: z.string().uuid() });
 export type ChainJob = z.infer<typeof ChainJob>;
 
 /** Bring the approval's Slack message in line with its row: post it, update it, or reply with the result. */
-export const SlackJob = z.strictObject({ approval_id: z.string().uuid() });
+export const SlackJob = z.union([z.strictObject({ approval_id: z.string().uuid() }), z.strictObject({ question_id: z.string().uuid() })]);
 export type SlackJob = z.infer<typeof SlackJob>;
 
 export const ReconcileJob = z.strictObject({ reason: z.enum(['boot', 'schedule', 'manual']).default('schedule') });
@@ -38,6 +38,8 @@ export const jobIds = {
   notify: (approvalId: string) => `notify__${approvalId}`,
   /** One per version of the approval (its updated_at), so every change re-renders the message once. */
   slackSync: (approvalId: string, version: Date) => `slacksync__${approvalId}__${version.getTime()}`,
+  notifyQuestion: (questionId: string) => `notifyq__${questionId}`,
+  slackSyncQuestion: (questionId: string, version: Date) => `slacksyncq__${questionId}__${version.getTime()}`,
   reconcileScheduler: 'reconcile__scheduler',
   reconcileBoot: (bootId: string) => `reconcile__boot__${bootId}`,
 };

@@ -19,7 +19,7 @@ import { insertDeliveries } from '../db/webhooks.ts';
 import { AppError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Logger } from '../log.ts';
-import { evaluate, type Evaluation } from '../policy/evaluate.ts';
+import { defaultRouting, evaluate, type Evaluation } from '../policy/evaluate.ts';
 import { jobIds, type Queues } from '../queue/queues.ts';
 import type { Notifier } from './notifier.ts';
 import type { PolicyStore } from './policies.ts';
@@ -50,6 +50,10 @@ export interface GuardInput {
   idempotency_key: string;
   callback_url?: string | null | undefined;
   timeout_seconds?: number | undefined;
+  /** A human decides even where the policy would allow (a deny still denies). HumanLayer function calls. */
+  require_human?: boolean | undefined;
+  /** Overrides the routed Slack channel. */
+  slack_channel?: string | null | undefined;
 }
 
 export type GuardStatus = 'allowed' | 'denied' | Status;
@@ -92,6 +96,7 @@ function pendingRow(a: approvalsDb.NewApproval): ApprovalRow {
     decided_by: null,
     decision_reason: null,
     decision_channel: null,
+    decision_option: null,
     claim_token: null,
     claim_expires_at: null,
     claimed_at: null,
@@ -340,7 +345,9 @@ export function createApprovalService(deps: ServiceDeps) {
       const { active, evaluation } = await evaluateFor(tenantId, input);
       const now = clock();
       const hash = requestHash(input.action, input.agent_id, input.params);
-      const routing = evaluation.decision === 'require_approval' ? evaluation.routing : null;
+      let routing = evaluation.decision === 'require_approval' ? evaluation.routing : null;
+      if (!routing && input.require_human && evaluation.decision !== 'deny') routing = defaultRouting(active.policy);
+      if (routing && input.slack_channel) routing = { ...routing, slack_channel: input.slack_channel };
       const approvalId = routing ? randomUUID() : null;
       const decision: decisionsDb.NewDecision = {
         id: uuidv7(now.getTime()),
@@ -350,7 +357,7 @@ export function createApprovalService(deps: ServiceDeps) {
         request_hash: hash,
         action: input.action,
         agent_id: input.agent_id,
-        decision: evaluation.decision,
+        decision: routing ? 'require_approval' : evaluation.decision,
         reasons: evaluation.reasons,
         policy_version: active.version,
         approval_id: approvalId,
@@ -463,8 +470,12 @@ export function createApprovalService(deps: ServiceDeps) {
       };
     },
 
-    decide(tenantId: string, id: string, d: { decision: 'approve' | 'reject'; approver: string; reason?: string | undefined; channel: 'api' | 'slack' | 'web' | 'webhook' }) {
-      return applyOrThrow(tenantId, id, { type: 'vote', approver: d.approver, vote: d.decision, reason: d.reason, channel: d.channel });
+    decide(
+      tenantId: string,
+      id: string,
+      d: { decision: 'approve' | 'reject'; approver: string; reason?: string | undefined; option?: string | undefined; channel: 'api' | 'slack' | 'web' | 'webhook' },
+    ) {
+      return applyOrThrow(tenantId, id, { type: 'vote', approver: d.approver, vote: d.decision, reason: d.reason, option: d.option, channel: d.channel });
     },
 
     cancel(tenantId: string, id: string, actor: string, reason?: string) {

@@ -264,3 +264,76 @@ export function resultThreadMessage(a: ApprovalView): SlackMessage {
   const t = clip(text, LIMITS.messageText);
   return { text: t, blocks: [section('holdpoint_result', t)] };
 }
+
+// ── Questions (HumanLayer contact requests): a message that takes a typed answer ──
+
+export const ACTION_ANSWER = 'holdpoint_answer';
+export const ACTION_ANSWER_OPTION = 'holdpoint_answer_option';
+export const ANSWER_CALLBACK = 'holdpoint_answer';
+export const ANSWER_BLOCK = 'answer';
+export const ANSWER_ACTION = 'answer';
+
+export interface QuestionView {
+  id: string;
+  run_id: string;
+  msg: string;
+  response_options: { name: string; title?: string | undefined }[];
+  status: 'pending' | 'answered';
+  response: string | null;
+  response_option_name: string | null;
+  responded_by: string | null;
+  responded_at: string | null;
+}
+
+/** Option buttons carry `<question id>|<option name>`. */
+export function optionValue(questionId: string, name: string): string {
+  return `${questionId}|${name}`.slice(0, 2000);
+}
+
+export function questionMessage(q: QuestionView): SlackMessage {
+  const pending = q.status === 'pending';
+  const blocks: Block[] = [
+    { type: 'header', text: plain(pending ? `Question from ${q.run_id}` : `Answered: question from ${q.run_id}`, LIMITS.header) },
+    section('holdpoint_question', clip(escapeMrkdwn(q.msg), LIMITS.sectionText)),
+  ];
+  if (pending) {
+    blocks.push({
+      type: 'actions',
+      block_id: 'holdpoint_question_actions',
+      elements: [
+        { type: 'button', action_id: ACTION_ANSWER, style: 'primary', value: q.id, text: plain('Answer', 75) },
+        ...q.response_options.slice(0, 4).map((o, i) => ({
+          type: 'button',
+          action_id: `${ACTION_ANSWER_OPTION}_${i}`,
+          value: optionValue(q.id, o.name),
+          text: plain(o.title ?? o.name, 75),
+        })),
+      ],
+    });
+  } else {
+    const when = q.responded_at ? ` at ${slackDate(q.responded_at)}` : '';
+    const option = q.response_option_name ? ` (${escapeMrkdwn(q.response_option_name)})` : '';
+    blocks.push(section('holdpoint_answer', clip(`Answered by ${who(q.responded_by ?? 'someone')}${when}${option}:\n${escapeMrkdwn(q.response ?? '')}`, LIMITS.sectionText)));
+  }
+  return { text: clip(`${pending ? 'Question' : 'Answered'} from ${escapeMrkdwn(q.run_id)}: ${escapeMrkdwn(q.msg)}`, LIMITS.messageText), blocks };
+}
+
+export function answerModal(q: Pick<QuestionView, 'id' | 'msg'>): Block {
+  return {
+    type: 'modal',
+    callback_id: ANSWER_CALLBACK,
+    private_metadata: q.id,
+    title: plain('Answer', LIMITS.modalTitle),
+    submit: plain('Send', 24),
+    close: plain('Cancel', 24),
+    blocks: [
+      section('holdpoint_answer_question', clip(escapeMrkdwn(q.msg), LIMITS.sectionText)),
+      {
+        type: 'input',
+        block_id: ANSWER_BLOCK,
+        label: plain('Your answer', 2000),
+        element: { type: 'plain_text_input', action_id: ANSWER_ACTION, multiline: true, max_length: 3000 },
+      },
+    ],
+  };
+}

@@ -1,4 +1,5 @@
-// POST /slack/interactions: Approve / Reject clicks and the reject modal.
+// POST /slack/interactions: Approve / Reject clicks and the reject modal, and
+// answers to questions (the Answer button, option buttons, the answer modal).
 // The raw body is read and its v0 signature checked before anything parses it.
 // Decisions go through the same service as the API; a refused click changes
 // nothing, tells the clicker (ephemeral) and, for a non-approver, is recorded.
@@ -14,13 +15,29 @@ import type { ApprovalService } from '../services/approvals.ts';
 import type { PolicyStore } from '../services/policies.ts';
 import type { Sql } from '../db/client.ts';
 import { toProblems } from '../validation.ts';
-import { ACTION_APPROVE, ACTION_REJECT, REASON_ACTION, REASON_BLOCK, REJECT_CALLBACK, rejectModal } from './blocks.ts';
+import {
+  ACTION_ANSWER,
+  ACTION_ANSWER_OPTION,
+  ACTION_APPROVE,
+  ACTION_REJECT,
+  ANSWER_ACTION,
+  ANSWER_BLOCK,
+  ANSWER_CALLBACK,
+  REASON_ACTION,
+  REASON_BLOCK,
+  REJECT_CALLBACK,
+  answerModal,
+  rejectModal,
+} from './blocks.ts';
+import { getQuestionById } from '../db/questions.ts';
+import { questionView, type QuestionService } from '../services/questions.ts';
 import type { SlackApi } from './client.ts';
 import { verifySlackSignature } from './verify.ts';
 
 export interface InteractionDeps {
   sql: Sql;
   service: ApprovalService;
+  questions: QuestionService;
   policies: PolicyStore;
   slack: SlackApi | null;
   signingSecret: string | undefined;
@@ -95,8 +112,39 @@ export function slackInteractions(deps: InteractionDeps) {
     tellClicker(channel, user, text);
   }
 
+  /** Answer / option buttons on a question (HumanLayer contact request). */
+  async function handleQuestionAction(c: Context, p: z.infer<typeof BlockActions>) {
+    const action = p.actions[0]!;
+    const channel = p.channel?.id ?? p.container?.channel_id;
+    const isOption = action.action_id.startsWith(`${ACTION_ANSWER_OPTION}_`);
+    const [rawId, ...rest] = (action.value ?? '').split('|');
+    const id = ApprovalId.safeParse(rawId);
+    if (!id.success) throw invalid(id.error);
+    const q = await getQuestionById(deps.sql, id.data);
+    if (!q) throw new AppError('not_found', `question ${id.data} not found`);
+    if (q.status !== 'pending') {
+      tellClicker(channel, p.user.id, `This question was already answered by ${q.responded_by ?? 'someone'}.`);
+      return c.body(null, 200);
+    }
+    if (!isOption) {
+      if (deps.slack && p.trigger_id) await deps.slack.openView({ trigger_id: p.trigger_id, view: answerModal(q) });
+      return c.body(null, 200);
+    }
+    const name = rest.join('|');
+    const option = questionView(q).response_options.find((o) => o.name === name);
+    if (!option) throw new AppError('validation_failed', `unknown response option "${name}"`, { field: 'actions.0.value' });
+    try {
+      await deps.questions.answer(null, { id: q.id }, { response: option.title ?? option.name, option: option.name, by: await identityFor(q.tenant_id, p.user.id), channel: 'slack' });
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'already_decided') throw err;
+      tellClicker(channel, p.user.id, err.message);
+    }
+    return c.body(null, 200);
+  }
+
   async function handleAction(c: Context, p: z.infer<typeof BlockActions>) {
     const action = p.actions[0]!;
+    if (action.action_id === ACTION_ANSWER || action.action_id.startsWith(`${ACTION_ANSWER_OPTION}_`)) return handleQuestionAction(c, p);
     if (action.action_id !== ACTION_APPROVE && action.action_id !== ACTION_REJECT) {
       throw new AppError('validation_failed', `unknown action_id "${action.action_id}"`, { field: 'actions.0.action_id' });
     }
@@ -142,7 +190,24 @@ export function slackInteractions(deps: InteractionDeps) {
     tellClicker(channel, user, describeDecided(a));
   }
 
+  async function handleAnswer(c: Context, p: z.infer<typeof ViewSubmission>) {
+    const id = ApprovalId.safeParse(p.view.private_metadata);
+    if (!id.success) throw invalid(id.error);
+    const q = await getQuestionById(deps.sql, id.data);
+    if (!q) throw new AppError('not_found', `question ${id.data} not found`);
+    const text = p.view.state?.values?.[ANSWER_BLOCK]?.[ANSWER_ACTION]?.value?.trim();
+    if (!text) return c.json({ response_action: 'errors', errors: { [ANSWER_BLOCK]: 'Type an answer first.' } });
+    try {
+      await deps.questions.answer(null, { id: q.id }, { response: text, by: await identityFor(q.tenant_id, p.user.id), channel: 'slack' });
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'already_decided') throw err;
+      return c.json({ response_action: 'errors', errors: { [ANSWER_BLOCK]: err.message } });
+    }
+    return c.body(null, 200);
+  }
+
   async function handleSubmission(c: Context, p: z.infer<typeof ViewSubmission>) {
+    if (p.view.callback_id === ANSWER_CALLBACK) return handleAnswer(c, p);
     if (p.view.callback_id !== REJECT_CALLBACK) {
       throw new AppError('validation_failed', `unknown view callback_id "${p.view.callback_id}"`, { field: 'view.callback_id' });
     }
