@@ -1,0 +1,487 @@
+// The Holdpoint client: check, guard (with claim and long-poll), and the
+// helpers around them. Fetch only, so it runs on Node ≥ 20, Deno, Bun and edge
+// runtimes, and importing it loads nothing of the server.
+import { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, ConnectionError, HoldpointError } from './errors.ts';
+import { allowedPermit, claimedPermit, failedOpenPermit } from './permit.ts';
+import { backoff, createTransport, sleep, type FetchLike, type Transport } from './transport.ts';
+import type { Approval, Decision, Permit, Reason, WaitOption } from './types.ts';
+
+/**
+ * Options for `new Holdpoint(...)`.
+ *
+ * @example
+ * const opts: HoldpointOptions = { baseUrl: 'http://localhost:8080', apiKey: process.env.AGENT_KEY, agentId: 'billing-bot' };
+ */
+export interface HoldpointOptions {
+  /** Default: `HOLDPOINT_URL`. */
+  baseUrl?: string;
+  /** An agent key. Default: `HOLDPOINT_API_KEY`. */
+  apiKey?: string;
+  /** Sent as `agent_id` unless a call names its own (the server's default is `default`). */
+  agentId?: string;
+  /** Allow when Holdpoint is unreachable (the result says `failedOpen: true`). Default false: throw ConnectionError. */
+  failOpen?: boolean;
+  /** Per HTTP attempt (long-polls add their wait on top). Default 10 000. */
+  timeoutMs?: number;
+  /** Retries after a network error, timeout or 5xx; 4xx never retries. Default 3. */
+  retries?: number;
+  /** The first retry's delay; doubles each time (capped at 5 s), with jitter. Default 250. */
+  retryDelayMs?: number;
+  /** A fetch to use instead of the global one. */
+  fetch?: FetchLike;
+}
+
+/**
+ * Options for `check`.
+ *
+ * @example
+ * await hp.check('payment.send', { params: { amount: 20 }, context: { user: 'u1' } } satisfies CheckOptions);
+ */
+export interface CheckOptions {
+  params?: Record<string, unknown>;
+  agentId?: string;
+  context?: Record<string, unknown>;
+  /** Accepted for forward compatibility; today's server has no cost field, so it is not sent. */
+  costUsd?: number;
+}
+
+/**
+ * Options for `guard` and `withGuard`.
+ *
+ * @example
+ * const opts: GuardOptions = { idempotencyKey: `invoice-${invoice.id}`, params: { amount: 5000 }, wait: 10 * 60_000 };
+ */
+export interface GuardOptions {
+  /** Required: retries with the same key get the same decision and the same approval. */
+  idempotencyKey: string;
+  params?: Record<string, unknown>;
+  agentId?: string;
+  context?: Record<string, unknown>;
+  /** Ask for a deadline shorter than the policy's. */
+  timeoutSeconds?: number;
+  /** Where Holdpoint sends this approval's webhooks. */
+  callbackUrl?: string;
+  /** Block until a human decides: `true` until the approval's deadline, or a number of ms. */
+  wait?: WaitOption;
+  /** The execution lease taken on an approved action (server default 300 s). */
+  leaseSeconds?: number;
+  /** Aborts a wait (and any request in flight). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options for `waitForDecision`.
+ *
+ * @example
+ * await hp.waitForDecision('invoice-1001', { timeoutMs: 60_000 } satisfies WaitOptions);
+ */
+export interface WaitOptions {
+  /** Default: until the approval's own deadline (plus a small margin). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Options for `guarded`: the guard options, with the key (and optionally the
+ * params) computed from the wrapped function's arguments.
+ *
+ * @example
+ * const opts: GuardedOptions<[string, number]> = { idempotencyKey: (to, amount) => `pay-${to}-${amount}`, wait: true };
+ */
+export type GuardedOptions<A extends unknown[]> = Omit<GuardOptions, 'idempotencyKey' | 'params'> & {
+  idempotencyKey: (...args: A) => string;
+  /** Default: the single plain-object argument itself, else `{ args }`. */
+  params?: (...args: A) => Record<string, unknown>;
+};
+
+interface GuardReply {
+  status: 'allowed' | 'denied' | Approval['status'];
+  reasons: Reason[];
+  decision_id: string;
+  policy_version: number | null;
+  approval: Approval | null;
+}
+
+interface CheckReply {
+  decision: Decision['decision'];
+  reasons: Reason[];
+  decision_id: string;
+  policy_version: number;
+  matched_rules: string[];
+}
+
+/** How long past an approval's deadline `wait: true` keeps listening for the expiry to land. */
+const DEADLINE_MARGIN_MS = 10_000;
+const MAX_POLL_S = 60;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function env(name: string): string | undefined {
+  // Absent on edge runtimes without a `process`; an empty variable counts as unset.
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+  return v ? v : undefined;
+}
+
+const failOpenReason = (err: ConnectionError): Reason => ({
+  source: 'sdk',
+  decision: 'allow',
+  message: `allowed without Holdpoint (failOpen): ${err.message}`,
+});
+
+const byKeyPath = (key: string) => `/v1/approvals/by-key/${encodeURIComponent(key)}`;
+
+function defaultParams(args: unknown[]): Record<string, unknown> {
+  const [only] = args;
+  if (args.length === 1 && typeof only === 'object' && only !== null && Object.getPrototypeOf(only) === Object.prototype) {
+    return only as Record<string, unknown>;
+  }
+  return { args };
+}
+
+/**
+ * The Holdpoint client. Ask before acting with `guard` (or `withGuard`), or
+ * just ask with `check`.
+ *
+ * @example
+ * import { Holdpoint } from 'holdpoint/client';
+ *
+ * const hp = new Holdpoint({ baseUrl: 'http://localhost:8080', apiKey: process.env.HOLDPOINT_API_KEY });
+ * const receipt = await hp.withGuard(
+ *   'payment.send',
+ *   { idempotencyKey: `invoice-${invoice.id}`, params: { amount: invoice.amount, to: invoice.account }, wait: true },
+ *   (permit) => payments.send(permit.params),
+ * );
+ */
+export class Holdpoint {
+  readonly baseUrl: string;
+  readonly agentId: string | undefined;
+  readonly failOpen: boolean;
+  readonly timeoutMs: number;
+  readonly #t: Transport;
+
+  constructor(options: HoldpointOptions = {}) {
+    const baseUrl = options.baseUrl ?? env('HOLDPOINT_URL');
+    const apiKey = options.apiKey ?? env('HOLDPOINT_API_KEY');
+    const missing = [!baseUrl && 'baseUrl (or HOLDPOINT_URL)', !apiKey && 'apiKey (or HOLDPOINT_API_KEY)'].filter(Boolean);
+    if (!baseUrl || !apiKey) throw new HoldpointError('config_missing', `Holdpoint needs ${missing.join(' and ')}`);
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.agentId = options.agentId;
+    this.failOpen = options.failOpen ?? false;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    const f = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#t = createTransport({
+      baseUrl: this.baseUrl,
+      apiKey,
+      timeoutMs: this.timeoutMs,
+      retries: options.retries ?? 3,
+      retryDelayMs: options.retryDelayMs ?? 250,
+      fetch: f,
+    });
+  }
+
+  /**
+   * Evaluates the policy for an action without parking anything (`POST /v1/check`).
+   *
+   * @example
+   * const d = await hp.check('email.send', { params: { to: 'ceo@example.com' } });
+   * if (d.requiresApproval) console.log('this one would need a human:', d.reasons);
+   */
+  async check(action: string, options: CheckOptions = {}): Promise<Decision> {
+    const params = options.params ?? {};
+    const agentId = options.agentId ?? this.agentId;
+    const body = { action, params, ...(agentId ? { agent_id: agentId } : {}), ...(options.context ? { context: options.context } : {}) };
+    let r: CheckReply;
+    try {
+      r = (await this.#t.request<CheckReply>({ method: 'POST', path: '/v1/check', body })).body;
+    } catch (err) {
+      if (this.failOpen && err instanceof ConnectionError) {
+        return { allowed: true, denied: false, requiresApproval: false, decision: 'allow', reasons: [failOpenReason(err)], decisionId: null, policyVersion: null, matchedRules: [], params, failedOpen: true };
+      }
+      throw err;
+    }
+    return {
+      allowed: r.decision === 'allow',
+      denied: r.decision === 'deny',
+      requiresApproval: r.decision === 'require_approval',
+      decision: r.decision,
+      reasons: r.reasons,
+      decisionId: r.decision_id,
+      policyVersion: r.policy_version,
+      matchedRules: r.matched_rules ?? [],
+      params,
+      failedOpen: false,
+    };
+  }
+
+  /**
+   * Asks before acting (`POST /v1/guard`). Resolves to a `Permit` when the
+   * policy allows the action or a human approved it — in which case this
+   * process has claimed the approval, so two processes retrying the same key
+   * never both run it. Otherwise throws: `ActionDenied`, `ApprovalPending`
+   * (not decided and not waiting), `ActionRejected`, `ActionTimeout`,
+   * `ActionClaimed` (another process holds or ran it), or `HoldpointError`
+   * `cancelled`. With `wait` it long-polls through server restarts and network
+   * errors until a decision or the wait's end.
+   *
+   * @example
+   * const permit = await hp.guard('payment.send', {
+   *   idempotencyKey: 'invoice-1001',
+   *   params: { amount: 5000, to: 'acct_42' },
+   *   wait: 15 * 60_000,
+   * });
+   * const payment = await pay(permit.params);
+   * await permit.complete({ payment_id: payment.id });
+   */
+  async guard(action: string, options: GuardOptions): Promise<Permit> {
+    const key = options?.idempotencyKey;
+    if (typeof key !== 'string' || key === '') {
+      throw new HoldpointError('idempotency_key_missing', 'guard needs an idempotencyKey: the same key on every retry of the same action');
+    }
+    const started = Date.now();
+    const params = options.params ?? {};
+    const agentId = options.agentId ?? this.agentId;
+    const body = {
+      action,
+      params,
+      idempotency_key: key,
+      ...(agentId ? { agent_id: agentId } : {}),
+      ...(options.context ? { context: options.context } : {}),
+      ...(options.timeoutSeconds !== undefined ? { timeout_seconds: options.timeoutSeconds } : {}),
+      ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
+    };
+    let reply: { status: number; body: GuardReply };
+    try {
+      reply = await this.#t.request<GuardReply>({ method: 'POST', path: '/v1/guard', body, ...(options.signal ? { signal: options.signal } : {}) });
+    } catch (err) {
+      if (this.failOpen && err instanceof ConnectionError) return failedOpenPermit(params);
+      throw err;
+    }
+    const g = reply.body;
+    if (g.status === 'allowed') return allowedPermit(this.#t, g.decision_id, params);
+    if (g.status === 'denied') throw new ActionDenied(g.reasons, g.decision_id, { status: reply.status });
+    if (!g.approval) throw new HoldpointError('unexpected_response', `guard answered ${g.status} without an approval`, { status: reply.status, details: g });
+
+    let approval = g.approval;
+    let status = reply.status;
+    if (approval.status === 'pending' && options.wait) {
+      const deadline = options.wait === true ? Date.parse(approval.expires_at) + DEADLINE_MARGIN_MS : started + options.wait;
+      approval = await this.#waitUntil(key, approval, deadline, options.signal);
+      status = 200;
+    }
+    return this.#settle(approval, status, options);
+  }
+
+  /**
+   * Runs `fn` once the action is allowed or approved, then reports
+   * `complete(result)` itself — or, if `fn` throws, `fail({name, message})`
+   * and re-throws `fn`'s error (a failure to report that failure is swallowed
+   * so `fn`'s error is what you see). If reporting success fails, throws
+   * `HoldpointError` `report_failed` with the result in `details.result`.
+   * Throws what `guard` throws, before `fn` runs.
+   *
+   * @example
+   * const refund = await hp.withGuard(
+   *   'refund.issue',
+   *   { idempotencyKey: `refund-${ticket.id}`, params: { amount: 120 }, wait: true },
+   *   async (permit) => stripe.refunds.create({ amount: permit.params.amount as number }),
+   * );
+   */
+  async withGuard<T>(action: string, options: GuardOptions, fn: (permit: Permit) => T | Promise<T>): Promise<T> {
+    const permit = await this.guard(action, options);
+    let result: T;
+    try {
+      result = await fn(permit);
+    } catch (err) {
+      if (!permit.reported) await permit.fail(err).catch(() => undefined);
+      throw err;
+    }
+    if (!permit.reported) {
+      try {
+        await permit.complete(result);
+      } catch (err) {
+        throw new HoldpointError('report_failed', `the action ran but its completion could not be reported: ${(err as Error)?.message ?? err}`, {
+          details: { result },
+          cause: err,
+        });
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Wraps a function so every call is guarded first (the decorator of the
+   * Python SDKs): the wrapped function takes the same arguments and resolves
+   * to `fn`'s result, or throws what `guard` throws.
+   *
+   * @example
+   * const sendPayment = hp.guarded('payment.send', (to: string, amount: number) => bank.pay(to, amount), {
+   *   idempotencyKey: (to, amount) => `pay-${to}-${amount}-${today}`,
+   *   params: (to, amount) => ({ to, amount }),
+   *   wait: true,
+   * });
+   * await sendPayment('acct_42', 5000);
+   */
+  guarded<A extends unknown[], R>(action: string, fn: (...args: A) => R | Promise<R>, options: GuardedOptions<A>): (...args: A) => Promise<R> {
+    const { idempotencyKey, params, ...rest } = options;
+    return (...args: A) =>
+      this.withGuard(action, { ...rest, idempotencyKey: idempotencyKey(...args), params: params ? params(...args) : defaultParams(args) }, () => fn(...args));
+  }
+
+  /**
+   * Blocks until the approval for an idempotency key is decided, and returns
+   * it (whatever the decision); throws `ApprovalPending` if `timeoutMs` (by
+   * default the approval's own deadline plus a margin) passes first. Survives
+   * server restarts and network errors meanwhile.
+   *
+   * @example
+   * const a = await hp.waitForDecision('invoice-1001', { timeoutMs: 5 * 60_000 });
+   * console.log(a.status, a.decided_by, a.decision_reason);
+   */
+  async waitForDecision(idempotencyKey: string, options: WaitOptions = {}): Promise<Approval> {
+    const started = Date.now();
+    const signal = options.signal ? { signal: options.signal } : {};
+    let a = (await this.#t.request<Approval>({ method: 'GET', path: byKeyPath(idempotencyKey), ...signal })).body;
+    if (a.status === 'pending') {
+      const deadline = options.timeoutMs !== undefined ? started + options.timeoutMs : Date.parse(a.expires_at) + DEADLINE_MARGIN_MS;
+      a = await this.#waitUntil(idempotencyKey, a, deadline, options.signal);
+    }
+    if (a.status === 'pending') throw new ApprovalPending(a);
+    return a;
+  }
+
+  /**
+   * The approval with this id (`GET /v1/approvals/{id}`).
+   *
+   * @example
+   * const a = await hp.getApproval('0190f4c2-…');
+   * console.log(a.status, a.votes);
+   */
+  async getApproval(id: string): Promise<Approval> {
+    return (await this.#t.request<Approval>({ method: 'GET', path: `/v1/approvals/${encodeURIComponent(id)}` })).body;
+  }
+
+  /**
+   * The approval for an idempotency key, as it is now (no waiting).
+   *
+   * @example
+   * const a = await hp.getApprovalByKey('invoice-1001');
+   */
+  async getApprovalByKey(idempotencyKey: string): Promise<Approval> {
+    return (await this.#t.request<Approval>({ method: 'GET', path: byKeyPath(idempotencyKey) })).body;
+  }
+
+  /**
+   * Cancels a pending approval (`POST /v1/approvals/{id}/cancel`), by id or
+   * by idempotency key, and returns it. A decided approval answers
+   * `HoldpointError` `already_decided` (with `details.approval`).
+   *
+   * @example
+   * await hp.cancel('invoice-1001', 'customer withdrew the order');
+   */
+  async cancel(idOrKey: string, reason?: string): Promise<Approval> {
+    if (UUID.test(idOrKey)) {
+      try {
+        return await this.#cancelById(idOrKey, reason);
+      } catch (err) {
+        // Not an approval id — it may be a key that looks like one.
+        if (!(err instanceof HoldpointError && err.code === 'not_found')) throw err;
+      }
+    }
+    const a = await this.getApprovalByKey(idOrKey);
+    return this.#cancelById(a.id, reason);
+  }
+
+  async #cancelById(id: string, reason: string | undefined): Promise<Approval> {
+    try {
+      return (await this.#t.request<Approval>({ method: 'POST', path: `/v1/approvals/${id}/cancel`, body: reason === undefined ? {} : { reason } })).body;
+    } catch (err) {
+      // A retry after a lost response finds it already cancelled: that is success.
+      const now = ((err as HoldpointError).details as { approval?: Approval } | undefined)?.approval;
+      if (err instanceof HoldpointError && err.code === 'already_decided' && (err.attempts ?? 1) > 1 && now?.status === 'cancelled') return now;
+      throw err;
+    }
+  }
+
+  /**
+   * Long-polls `by-key?wait=N` until the approval leaves pending or `deadline`
+   * (epoch ms) passes; returns the approval as last seen. A server that is
+   * down or restarting, or a network that drops, only costs a backoff.
+   */
+  async #waitUntil(key: string, approval: Approval, deadline: number, signal: AbortSignal | undefined): Promise<Approval> {
+    let last = approval;
+    let trouble = 0;
+    while (last.status === 'pending') {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const waitS = Math.min(MAX_POLL_S, Math.max(0.1, Math.ceil(left / 100) / 10));
+      const asked = Date.now();
+      try {
+        const r = await this.#t.request<Approval>({
+          method: 'GET',
+          path: `${byKeyPath(key)}?wait=${waitS}`,
+          timeoutMs: waitS * 1000 + this.timeoutMs,
+          retries: 0,
+          ...(signal ? { signal } : {}),
+        });
+        last = r.body;
+        // A server shutting down answers long-polls at once; do not spin on that.
+        if (last.status === 'pending' && Date.now() - asked < (waitS * 1000) / 2) {
+          await sleep(Math.min(backoff(trouble++, 100, 2_000), Math.max(0, deadline - Date.now())), signal);
+        } else {
+          trouble = 0;
+        }
+      } catch (err) {
+        if (!(err instanceof ConnectionError)) throw err;
+        await sleep(Math.min(backoff(trouble++, 100, 2_000), Math.max(0, deadline - Date.now())), signal);
+      }
+    }
+    return last;
+  }
+
+  /** Turns a decided (or still pending) approval into a Permit or the error that says why not. */
+  async #settle(approval: Approval, status: number, options: GuardOptions): Promise<Permit> {
+    switch (approval.status) {
+      case 'pending':
+        throw new ApprovalPending(approval, { status });
+      case 'approved':
+      case 'executing':
+        // An executing approval whose lease lapsed can be claimed again; the server decides.
+        return this.#claim(approval, options);
+      case 'completed':
+      case 'failed':
+        throw new ActionClaimed(approval, { status });
+      case 'rejected':
+        throw new ActionRejected(approval, { status });
+      case 'expired':
+        throw new ActionTimeout(approval, { status });
+      case 'cancelled':
+        throw new HoldpointError('cancelled', `approval ${approval.id} was cancelled${approval.decision_reason ? `: ${approval.decision_reason}` : ''}`, {
+          status,
+          details: { approval },
+        });
+      default:
+        throw new HoldpointError('unexpected_response', `unknown approval status ${String(approval.status)}`, { status, details: { approval } });
+    }
+  }
+
+  async #claim(approval: Approval, options: GuardOptions): Promise<Permit> {
+    let r: { approval: Approval; claim_token: string };
+    try {
+      r = (
+        await this.#t.request<{ approval: Approval; claim_token: string }>({
+          method: 'POST',
+          path: `/v1/approvals/${approval.id}/claim`,
+          ...(options.leaseSeconds !== undefined ? { body: { lease_seconds: options.leaseSeconds } } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
+      ).body;
+    } catch (err) {
+      if (err instanceof HoldpointError && err.code === 'claim_conflict') {
+        const now = (err.details as { approval?: Approval } | undefined)?.approval ?? approval;
+        // After a lost response the 409 may be about our own claim: say so.
+        throw new ActionClaimed(now, { ...(err.status ? { status: err.status } : {}), attempts: err.attempts ?? 1, ambiguous: (err.attempts ?? 1) > 1, cause: err });
+      }
+      throw err;
+    }
+    return claimedPermit(this.#t, r.approval, r.claim_token);
+  }
+}

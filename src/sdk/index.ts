@@ -1,0 +1,10 @@
+// holdpoint/client: the public surface of the SDK. Fetch only; nothing here
+// loads the server's modules.
+export { Holdpoint } from './client.ts';
+export type { CheckOptions, GuardOptions, GuardedOptions, HoldpointOptions, WaitOptions } from './client.ts';
+export { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, AuthError, ConnectionError, HoldpointError } from './errors.ts';
+export type { HoldpointErrorOptions } from './errors.ts';
+export type { FetchLike } from './transport.ts';
+export type { Approval, ApprovalStatus, Decision, Permit, Reason, Vote, WaitOption, WebhookEvent } from './types.ts';
+export { verifyWebhook } from './webhook.ts';
+export type { VerifyOptions, WebhookHeaders } from './webhook.ts';
