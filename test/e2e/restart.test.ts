@@ -5,36 +5,24 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/client.ts';
 import { createTestDatabase } from '../helpers/db.ts';
-import { freePort, runCli, spawnHoldpoint, startRedis, waitReady, type Proc } from '../helpers/processes.ts';
+import { createProcessFixture, runCli, type ProcessFixture, type Proc } from '../helpers/processes.ts';
 import { startReceiver, waitFor } from '../helpers/receiver.ts';
 
 const APPROVALS = 20;
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let redis: Awaited<ReturnType<typeof startRedis>>;
+let fx: ProcessFixture;
 let recv: Awaited<ReturnType<typeof startReceiver>>;
 let sql: Sql;
 let env: Record<string, string>;
 let base: string;
+let redis: ProcessFixture['redis'];
 let running: Proc | undefined;
 
 beforeEach(async () => {
-  db = await createTestDatabase();
-  redis = await startRedis();
+  fx = await createProcessFixture({ HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: 'true', HOLDPOINT_RECONCILE_INTERVAL_MS: '1000' });
+  ({ env, base, redis } = fx);
   recv = await startReceiver();
-  sql = createSql(db.url, { max: 2 });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redis.url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    HOLDPOINT_QUEUE_PREFIX: 'crash',
-    HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: 'true',
-    HOLDPOINT_RECONCILE_INTERVAL_MS: '1000',
-    LOG_LEVEL: 'warn',
-  };
+  sql = createSql(fx.db.url, { max: 2 });
 });
 
 afterEach(async () => {
@@ -42,15 +30,10 @@ afterEach(async () => {
   running = undefined;
   await recv.close();
   await sql.end();
-  await redis.stop();
-  await db.drop();
+  await fx.close();
 });
 
-async function start(extra: Record<string, string> = {}): Promise<Proc> {
-  const p = spawnHoldpoint(['start'], { ...env, ...extra });
-  await waitReady(base, p);
-  return p;
-}
+const start = (extra: Record<string, string> = {}) => fx.start(extra);
 
 async function setup() {
   const created = await runCli(['tenant', 'create', 'crash-test', '--json'], env);

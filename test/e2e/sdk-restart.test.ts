@@ -3,43 +3,26 @@
 // approval is decided, and the same guard() call resolves to a Permit.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Holdpoint, type Approval } from '../../src/sdk/index.ts';
-import { createTestDatabase } from '../helpers/db.ts';
-import { freePort, runCli, spawnHoldpoint, startRedis, waitReady, type Proc } from '../helpers/processes.ts';
+import { createProcessFixture, runCli, type ProcessFixture, type Proc } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/receiver.ts';
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let redis: Awaited<ReturnType<typeof startRedis>>;
+let fx: ProcessFixture;
 let env: Record<string, string>;
 let base: string;
 let running: Proc | undefined;
 
 beforeEach(async () => {
-  db = await createTestDatabase();
-  redis = await startRedis();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redis.url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    HOLDPOINT_QUEUE_PREFIX: 'sdk-crash',
-    LOG_LEVEL: 'warn',
-  };
+  fx = await createProcessFixture();
+  ({ env, base } = fx);
 });
 
 afterEach(async () => {
   await running?.kill('SIGKILL');
   running = undefined;
-  await redis.stop();
-  await db.drop();
+  await fx.close();
 });
 
-async function start(): Promise<Proc> {
-  const p = spawnHoldpoint(['start'], env);
-  await waitReady(base, p);
-  return p;
-}
+const start = () => fx.start();
 
 describe('SDK across a server crash', () => {
   it('guard with wait keeps waiting through SIGKILL and restart, then resolves to a Permit when approved', async () => {

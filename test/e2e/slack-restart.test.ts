@@ -4,38 +4,28 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/client.ts';
-import { createTestDatabase } from '../helpers/db.ts';
 import { startFakeSlack, type FakeSlack } from '../helpers/fake-slack.ts';
-import { freePort, runCli, spawnHoldpoint, startRedis, waitReady, type Proc } from '../helpers/processes.ts';
+import { createProcessFixture, runCli, type ProcessFixture, type Proc } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/receiver.ts';
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let redis: Awaited<ReturnType<typeof startRedis>>;
+let fx: ProcessFixture;
 let slack: FakeSlack;
 let sql: Sql;
 let env: Record<string, string>;
 let base: string;
+let redis: ProcessFixture['redis'];
 let running: Proc | undefined;
 
 beforeEach(async () => {
-  db = await createTestDatabase();
-  redis = await startRedis();
   slack = await startFakeSlack({ token: 'xoxb-e2e' });
-  sql = createSql(db.url, { max: 2 });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redis.url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    HOLDPOINT_QUEUE_PREFIX: 'slackcrash',
+  fx = await createProcessFixture({
     SLACK_BOT_TOKEN: 'xoxb-e2e',
     SLACK_SIGNING_SECRET: 'e2e-secret',
     SLACK_API_URL: slack.url,
     HOLDPOINT_RECONCILE_INTERVAL_MS: '1000',
-    LOG_LEVEL: 'warn',
-  };
+  });
+  ({ env, base, redis } = fx);
+  sql = createSql(fx.db.url, { max: 2 });
 });
 
 afterEach(async () => {
@@ -43,15 +33,10 @@ afterEach(async () => {
   running = undefined;
   await sql.end();
   await slack.close();
-  await redis.stop();
-  await db.drop();
+  await fx.close();
 });
 
-async function start(): Promise<Proc> {
-  const p = spawnHoldpoint(['start'], env);
-  await waitReady(base, p);
-  return p;
-}
+const start = () => fx.start();
 
 async function createPending(count: number): Promise<string[]> {
   const created = await runCli(['tenant', 'create', 'slack-crash', '--json'], env);

@@ -90,3 +90,42 @@ export async function startRedis(fixedPort?: number): Promise<{ url: string; por
   }
   return { url: `redis://127.0.0.1:${port}`, port, stop: async () => void (await p.kill('SIGKILL')) };
 }
+
+/**
+ * What every crash test needs: its own database, its own redis-server (so it may
+ * FLUSHALL or stop it), a free port, the environment for `holdpoint`, and a
+ * start() that waits until the process is ready.
+ */
+export async function createProcessFixture(extraEnv: Record<string, string> = {}) {
+  const { createTestDatabase } = await import('./db.ts');
+  const db = await createTestDatabase();
+  const redis = await startRedis();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    HOLDPOINT_QUEUE_PREFIX: 'e2e',
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
+  return {
+    db,
+    redis,
+    env,
+    base,
+    async start(extra: Record<string, string> = {}): Promise<Proc> {
+      const p = spawnHoldpoint(['start'], { ...env, ...extra });
+      await waitReady(base, p);
+      return p;
+    },
+    async close(): Promise<void> {
+      await redis.stop();
+      await db.drop();
+    },
+  };
+}
+
+export type ProcessFixture = Awaited<ReturnType<typeof createProcessFixture>>;
