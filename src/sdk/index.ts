@@ -8,3 +8,9 @@ export type { FetchLike } from './transport.ts';
 export type { Approval, ApprovalStatus, Decision, Permit, Reason, Vote, WaitOption, WebhookEvent } from './types.ts';
 export { verifyWebhook } from './webhook.ts';
 export type { VerifyOptions, WebhookHeaders } from './webhook.ts';
+// Framework wrappers: OpenAI-style tool calls and Vercel AI SDK tool sets.
+export { guardToolCall, runToolCall } from './integrations/openai.ts';
+export type { OpenAIToolCall, OpenAIToolMessage, ToolCallGuardOptions, ToolCallResult } from './integrations/openai.ts';
+export type { BlockedStatus } from './integrations/outcome.ts';
+export { guardTools } from './integrations/vercel-ai.ts';
+export type { BlockedToolCall, GuardToolsOptions, ToolLike } from './integrations/vercel-ai.ts';
