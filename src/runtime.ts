@@ -10,6 +10,8 @@ import { createApprovalService, type ApprovalService } from './services/approval
 import { createNotifier, type Notifier } from './services/notifier.ts';
 import { createPolicyStore, type PolicyStore } from './services/policies.ts';
 import { createQuestionService, type QuestionService } from './services/questions.ts';
+import { createCounterStore } from './services/counters.ts';
+import { createEvaluator, type Evaluator } from './services/evaluator.ts';
 import { createSlackClient, type SlackApi } from './slack/client.ts';
 
 export interface Runtime {
@@ -20,6 +22,7 @@ export interface Runtime {
   policies: PolicyStore;
   notifier: Notifier;
   service: ApprovalService;
+  evaluator: Evaluator;
   questions: QuestionService;
   /** Slack Web API, or null when SLACK_BOT_TOKEN is not set. */
   slack: SlackApi | null;
@@ -35,13 +38,16 @@ export function createRuntime(config: Config, log: Logger, clock: () => Date = (
   const queues = createQueues(redis, config.HOLDPOINT_QUEUE_PREFIX, { maxAttempts: config.HOLDPOINT_WEBHOOK_MAX_ATTEMPTS + 5 });
   const policies = createPolicyStore(sql, clock);
   const notifier = createNotifier(sql, log);
-  const service = createApprovalService({ sql, queues, policies, notifier, log, clock, redisReady: () => redis.status === 'ready', slackEnabled: Boolean(config.SLACK_BOT_TOKEN) });
+  const counters = createCounterStore(redis, config.HOLDPOINT_QUEUE_PREFIX);
+  const evaluator = createEvaluator({ policies, counters, log, clock });
+  const service = createApprovalService({ sql, queues, policies, notifier, log, clock, evaluator, redisReady: () => redis.status === 'ready', slackEnabled: Boolean(config.SLACK_BOT_TOKEN) });
   const slack = createSlackClient(config);
   const questions = createQuestionService({ sql, queues, policies, log, clock, slackEnabled: Boolean(config.SLACK_BOT_TOKEN), redisReady: () => redis.status === 'ready' });
   return {
     config,
     slack,
     questions,
+    evaluator,
     sql,
     redis,
     queues,

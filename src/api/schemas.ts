@@ -72,6 +72,7 @@ export const GuardBody = z
     idempotency_key: Ident(255).optional(),
     callback_url: z.string().url().max(2000).nullable().optional(),
     timeout_seconds: z.number().int().min(1).max(30 * 86_400).optional(),
+    cost_usd: z.number().min(0).max(1e9).optional(),
   })
   .openapi('GuardRequest');
 
@@ -81,6 +82,7 @@ export const CheckBody = z
     params: json.default({}),
     agent_id: Ident(200).default('default'),
     context: json.default({}),
+    cost_usd: z.number().min(0).max(1e9).optional(),
   })
   .openapi('CheckRequest');
 
@@ -92,17 +94,24 @@ export const GuardResponse = z
     reasons: ReasonsSchema,
     decision_id: z.string(),
     policy_version: z.number().int().nullable(),
+    risk_score: z.number().nullable(),
+    params: json.optional().openapi({ description: 'present when sensitive values were redacted: use these params' }),
+    redacted_paths: z.array(z.string()),
     approval: ApprovalSchema.nullable(),
   })
   .openapi('GuardResponse');
 
 export const CheckResponse = z
   .object({
-    decision: z.enum(['allow', 'deny', 'require_approval']),
+    decision: z.enum(['allow', 'modify', 'deny', 'require_approval']),
     reasons: ReasonsSchema,
     decision_id: z.string(),
     policy_version: z.number().int(),
     matched_rules: z.array(z.string()),
+    risk_score: z.number(),
+    params: json,
+    redacted_paths: z.array(z.string()),
+    failed_open: z.boolean(),
   })
   .openapi('CheckResponse');
 

@@ -36,8 +36,8 @@ export type TransitionEvent =
   | { type: 'cancel'; actor: string; reason?: string | undefined }
   | { type: 'claim'; actor: string; token: string; lease_seconds: number }
   | { type: 'release_lease' }
-  | { type: 'complete'; actor: string; token: string; result: unknown }
-  | { type: 'fail'; actor: string; token: string; error: unknown };
+  | { type: 'complete'; actor: string; token: string; result: unknown; cost_usd?: number | undefined }
+  | { type: 'fail'; actor: string; token: string; error: unknown; cost_usd?: number | undefined };
 
 /** Columns that a transition writes. */
 export interface ApprovalPatch {

@@ -9,26 +9,39 @@ export interface DecisionRow {
   request_hash: string | null;
   action: string;
   agent_id: string;
-  decision: PolicyDecision;
+  decision: PolicyDecision | 'modify';
   reasons: unknown[];
   policy_version: number | null;
   approval_id: string | null;
   created_at: Date;
+  risk_score: number | null;
+  cost_usd: string | null;
+  budget_buckets: string[];
+  redacted_paths: string[];
+  failed_open: boolean;
+  eval_ms: number | null;
   report_status: 'completed' | 'failed' | null;
   report_result: unknown;
   reported_at: Date | null;
+  report_cost_usd: string | null;
+  report_duration_ms: number | null;
 }
 
-export type NewDecision = Omit<DecisionRow, 'report_status' | 'report_result' | 'reported_at'>;
+type GuardFields = 'risk_score' | 'cost_usd' | 'budget_buckets' | 'redacted_paths' | 'failed_open' | 'eval_ms';
+type ReportFields = 'report_status' | 'report_result' | 'reported_at' | 'report_cost_usd' | 'report_duration_ms';
+export type NewDecision = Omit<DecisionRow, ReportFields | GuardFields> & Partial<Pick<DecisionRow, GuardFields>>;
 
 /** The INSERT of a decision, as a fragment; a guard key already taken inserts nothing. */
 export function decisionInsert(tx: Tx, d: NewDecision) {
   return tx`
     INSERT INTO decisions (id, tenant_id, kind, idempotency_key, request_hash, action, agent_id,
-                           decision, reasons, policy_version, approval_id, created_at)
+                           decision, reasons, policy_version, approval_id, created_at,
+                           risk_score, cost_usd, budget_buckets, redacted_paths, failed_open, eval_ms)
     VALUES (${d.id}, ${d.tenant_id}, ${d.kind}, ${d.idempotency_key}, ${d.request_hash}, ${d.action},
             ${d.agent_id}, ${d.decision}, ${tx.json(d.reasons as never)}, ${d.policy_version},
-            ${d.approval_id}, ${d.created_at})
+            ${d.approval_id}, ${d.created_at},
+            ${d.risk_score ?? null}, ${d.cost_usd ?? null}, ${d.budget_buckets ?? []}::text[], ${d.redacted_paths ?? []}::text[],
+            ${d.failed_open ?? false}, ${d.eval_ms ?? null})
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`;
 }
 
@@ -55,13 +68,36 @@ export async function reportDecision(
   tx: Tx,
   tenantId: string,
   id: string,
-  status: 'completed' | 'failed',
-  result: unknown,
+  r: { status: 'completed' | 'failed'; result?: unknown; cost_usd?: number | undefined; duration_ms?: number | undefined },
   now: Date,
 ): Promise<DecisionRow | undefined> {
   const [row] = await tx<DecisionRow[]>`
-    UPDATE decisions SET report_status = ${status}, report_result = ${tx.json((result ?? null) as never)}, reported_at = ${now}
+    UPDATE decisions SET report_status = ${r.status}, report_result = ${tx.json((r.result ?? null) as never)}, reported_at = ${now},
+      report_cost_usd = ${r.cost_usd ?? null}, report_duration_ms = ${r.duration_ms ?? null}
     WHERE tenant_id = ${tenantId} AND id = ${id} AND reported_at IS NULL
     RETURNING *`;
   return row;
+}
+
+export interface DecisionFilter {
+  agent_id?: string | undefined;
+  action?: string | undefined;
+  decision?: string | undefined;
+  since?: Date | undefined;
+  before?: { created_at: Date; id: string } | undefined;
+  limit: number;
+}
+
+/** Newest first, keyset-paginated like the approvals list. */
+export async function listDecisions(tx: Tx, tenantId: string, f: DecisionFilter): Promise<DecisionRow[]> {
+  return tx<DecisionRow[]>`
+    SELECT * FROM decisions
+    WHERE tenant_id = ${tenantId}
+      ${f.agent_id ? tx`AND agent_id = ${f.agent_id}` : tx``}
+      ${f.action ? tx`AND action = ${f.action}` : tx``}
+      ${f.decision ? tx`AND decision = ${f.decision}` : tx``}
+      ${f.since ? tx`AND created_at >= ${f.since}` : tx``}
+      ${f.before ? tx`AND (created_at, id) < (${f.before.created_at}, ${f.before.id})` : tx``}
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${f.limit}`;
 }

@@ -2,6 +2,7 @@
 // is reported with its path.
 import { z } from 'zod';
 import { toProblems, type Problem } from '../validation.ts';
+import { GuardsSchema } from './guards/config.ts';
 
 const glob = z.string().min(1).max(200);
 const globs = z.union([glob, z.array(glob).min(1).max(100)]);
@@ -82,9 +83,8 @@ export const PolicySchema = z
     // Slack user id → approver identity, so a Slack click counts as that person
     // (and `approvers.identities` applies to Slack too).
     slack_users: z.record(z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id like U01ABC'), z.string().min(1).max(200)).default({}),
-    // Stateful guards (budget, rate_limit, sensitive_data, scope) are validated
-    // by their own schemas once they exist; kept as given until then.
-    guards: z.record(z.string(), z.unknown()).optional(),
+    // budget, rate_limit, sensitive_data, scope: see ./guards/config.ts.
+    guards: GuardsSchema.optional(),
   })
   .superRefine((p, ctx) => {
     const seen = new Set<string>();

@@ -19,7 +19,8 @@ import { insertDeliveries } from '../db/webhooks.ts';
 import { AppError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Logger } from '../log.ts';
-import { defaultRouting, evaluate, type Evaluation } from '../policy/evaluate.ts';
+import { defaultRouting } from '../policy/evaluate.ts';
+import type { Evaluator } from './evaluator.ts';
 import { jobIds, type Queues } from '../queue/queues.ts';
 import type { Notifier } from './notifier.ts';
 import type { PolicyStore } from './policies.ts';
@@ -36,6 +37,8 @@ export interface ServiceDeps {
   redisReady?: () => boolean;
   /** Slack is configured: approvals routed to a channel get notify-slack jobs. */
   slackEnabled?: boolean;
+  /** Policy evaluation with the stateful guards' counters. */
+  evaluator: Evaluator;
 }
 
 /** How long a request waits for its after-commit enqueues before answering anyway. */
@@ -50,6 +53,8 @@ export interface GuardInput {
   idempotency_key: string;
   callback_url?: string | null | undefined;
   timeout_seconds?: number | undefined;
+  /** What the call costs, for budgets (else the policy's cost table). */
+  cost_usd?: number | undefined;
   /** A human decides even where the policy would allow (a deny still denies). HumanLayer function calls. */
   require_human?: boolean | undefined;
   /** Overrides the routed Slack channel. */
@@ -63,6 +68,10 @@ export interface GuardOutcome {
   reasons: unknown[];
   decision_id: string;
   policy_version: number | null;
+  risk_score: number | null;
+  /** Set when sensitive values were redacted: the params to use instead, and where. */
+  params?: Record<string, unknown> | undefined;
+  redacted_paths: string[];
   approval: ApprovalView | null;
   /** True when this call created the approval (false on every retry). */
   created: boolean;
@@ -105,6 +114,11 @@ function pendingRow(a: approvalsDb.NewApproval): ApprovalRow {
     completed_at: null,
     updated_at: a.created_at,
   };
+}
+
+/** The actual cost an agent reported with complete / fail. */
+function costOf(e: TransitionEvent): number | undefined {
+  return e.type === 'complete' || e.type === 'fail' ? e.cost_usd : undefined;
 }
 
 function stateOf(row: ApprovalRow, votes: readonly VoteRow[]): ApprovalState {
@@ -217,9 +231,19 @@ export function createApprovalService(deps: ServiceDeps) {
     return rows.map((r) => renderApproval(r, votes.get(r.id) ?? []));
   }
 
-  function outcomeOf(d: DecisionRow, approval: ApprovalView | null, created: boolean): GuardOutcome {
-    const status: GuardStatus = approval ? approval.status : d.decision === 'allow' ? 'allowed' : 'denied';
-    return { status, reasons: d.reasons, decision_id: d.id, policy_version: d.policy_version, approval, created };
+  function outcomeOf(d: DecisionRow, approval: ApprovalView | null, created: boolean, params?: Record<string, unknown>): GuardOutcome {
+    const status: GuardStatus = approval ? approval.status : d.decision === 'deny' ? 'denied' : 'allowed';
+    return {
+      status,
+      reasons: d.reasons,
+      decision_id: d.id,
+      policy_version: d.policy_version,
+      risk_score: d.risk_score,
+      redacted_paths: d.redacted_paths ?? [],
+      ...(params ? { params } : {}),
+      approval,
+      created,
+    };
   }
 
   async function replay(tenantId: string, d: DecisionRow, input: GuardInput): Promise<GuardOutcome> {
@@ -236,6 +260,28 @@ export function createApprovalService(deps: ServiceDeps) {
       if (row) approval = await view(sql, row);
     }
     return outcomeOf(d, approval, false);
+  }
+
+  /**
+   * Budgets: a completed action's reservation becomes spend (its reported cost,
+   * else what was reserved); a failed one costs only what it reports.
+   */
+  async function settleSpend(d: DecisionRow, status: 'completed' | 'failed', cost: number | undefined): Promise<void> {
+    if (d.budget_buckets.length === 0) return;
+    if (status === 'completed' || cost !== undefined) await deps.evaluator.settle(d.tenant_id, d.id, d.budget_buckets, cost ?? null);
+    else await deps.evaluator.release(d.tenant_id, d.id, d.budget_buckets);
+  }
+
+  /** After an approval's outcome: spend what ran, free what will never run. */
+  async function budgetAfter(approval: ApprovalView, tenantId: string, cost: number | undefined): Promise<void> {
+    if (!approval.decision_id) return;
+    const released = approval.status === 'rejected' || approval.status === 'expired' || approval.status === 'cancelled';
+    const finished = approval.status === 'completed' || approval.status === 'failed';
+    if (!released && !finished) return;
+    const d = await decisionsDb.getDecision(sql, tenantId, approval.decision_id);
+    if (!d || d.budget_buckets.length === 0) return;
+    if (released) await deps.evaluator.release(tenantId, d.id, d.budget_buckets);
+    else await settleSpend(d, approval.status as 'completed' | 'failed', cost);
   }
 
   /** The key is taken (a retry, or a concurrent twin that won): answer what the first call got. */
@@ -284,6 +330,7 @@ export function createApprovalService(deps: ServiceDeps) {
     });
     if (out.kind === 'changed') {
       await dispatch(out.pending);
+      await budgetAfter(out.view, out.pending.tenantId, costOf(event));
       return { approval: out.view, changed: true };
     }
     const approval = renderApproval(out.row, out.votes);
@@ -301,19 +348,28 @@ export function createApprovalService(deps: ServiceDeps) {
     return r.approval;
   }
 
-  async function evaluateFor(tenantId: string, input: { action: string; agent_id: string; params: Record<string, unknown>; context: Record<string, unknown> }) {
-    const active = await deps.policies.current(tenantId);
-    const evaluation: Evaluation = evaluate(active.policy, input);
-    return { active, evaluation };
+  /** What the guards contribute to the decision row. */
+  function guardColumns(e: Awaited<ReturnType<Evaluator['evaluate']>>, cost: number | undefined) {
+    return {
+      risk_score: e.evaluation.risk_score,
+      cost_usd: cost === undefined ? null : String(cost),
+      budget_buckets: e.buckets,
+      redacted_paths: e.evaluation.redacted_paths,
+      failed_open: Boolean(e.evaluation.failed_open),
+      eval_ms: Math.round(e.eval_ms * 1000) / 1000,
+    };
   }
 
   return {
     /** Evaluates the policy and records the decision; creates nothing else. */
     async check(tenantId: string, input: Omit<GuardInput, 'idempotency_key' | 'callback_url' | 'timeout_seconds'>) {
-      const { active, evaluation } = await evaluateFor(tenantId, input);
       const now = clock();
+      const id = uuidv7(now.getTime());
+      const ev = await deps.evaluator.evaluate(tenantId, input, id);
+      const { active, evaluation } = ev;
       const d = await decisionsDb.insertDecision(sql, {
-        id: uuidv7(now.getTime()),
+        ...guardColumns(ev, input.cost_usd),
+        id,
         tenant_id: tenantId,
         kind: 'check',
         idempotency_key: null,
@@ -332,6 +388,10 @@ export function createApprovalService(deps: ServiceDeps) {
         decision_id: d!.id,
         policy_version: active.version,
         matched_rules: evaluation.matched_rules,
+        risk_score: evaluation.risk_score,
+        params: evaluation.params ?? input.params,
+        redacted_paths: evaluation.redacted_paths,
+        failed_open: Boolean(evaluation.failed_open),
       };
     },
 
@@ -342,15 +402,20 @@ export function createApprovalService(deps: ServiceDeps) {
     async guard(tenantId: string, input: GuardInput): Promise<GuardOutcome> {
       // Evaluate first and insert with ON CONFLICT: a new key costs one statement;
       // a retry finds its key taken and replays the first outcome.
-      const { active, evaluation } = await evaluateFor(tenantId, input);
       const now = clock();
+      const decisionId = uuidv7(now.getTime());
+      const ev = await deps.evaluator.evaluate(tenantId, input, decisionId);
+      const { active, evaluation } = ev;
       const hash = requestHash(input.action, input.agent_id, input.params);
+      // Sensitive values redacted by the policy never reach the approval (or Slack).
+      const params = evaluation.params ?? input.params;
       let routing = evaluation.decision === 'require_approval' ? evaluation.routing : null;
       if (!routing && input.require_human && evaluation.decision !== 'deny') routing = defaultRouting(active.policy);
       if (routing && input.slack_channel) routing = { ...routing, slack_channel: input.slack_channel };
       const approvalId = routing ? randomUUID() : null;
       const decision: decisionsDb.NewDecision = {
-        id: uuidv7(now.getTime()),
+        ...guardColumns(ev, input.cost_usd),
+        id: decisionId,
         tenant_id: tenantId,
         kind: 'guard',
         idempotency_key: input.idempotency_key,
@@ -366,7 +431,9 @@ export function createApprovalService(deps: ServiceDeps) {
 
       if (!routing || !approvalId) {
         const d = await decisionsDb.insertDecision(sql, decision);
-        return d ? outcomeOf(d, null, false) : replayKey(tenantId, input);
+        if (d) return outcomeOf(d, null, false, evaluation.params);
+        await deps.evaluator.release(tenantId, decisionId, ev.buckets); // lost the race for the key
+        return replayKey(tenantId, input);
       }
 
       const timeout = Math.min(input.timeout_seconds ?? routing.timeout_seconds, routing.timeout_seconds);
@@ -377,7 +444,7 @@ export function createApprovalService(deps: ServiceDeps) {
         request_hash: hash,
         action: input.action,
         agent_id: input.agent_id,
-        params: input.params,
+        params,
         context: input.context,
         reasons: evaluation.reasons,
         required_approvals: routing.required_approvals,
@@ -405,7 +472,10 @@ export function createApprovalService(deps: ServiceDeps) {
         },
         webhook: { type: 'approval.requested', payload: webhookBody({ id: eventId, type: 'approval.requested', created_at: now }, v) },
       });
-      if (!parked) return replayKey(tenantId, input);
+      if (!parked) {
+        await deps.evaluator.release(tenantId, decisionId, ev.buckets);
+        return replayKey(tenantId, input);
+      }
       await dispatch({
         tenantId,
         slack: routing.slack_channel ? { first: true, version: now } : undefined,
@@ -414,7 +484,17 @@ export function createApprovalService(deps: ServiceDeps) {
         effects: [],
         approvalId,
       });
-      return { status: 'pending', reasons: evaluation.reasons, decision_id: decision.id, policy_version: active.version, approval: v, created: true };
+      return {
+        status: 'pending',
+        reasons: evaluation.reasons,
+        decision_id: decision.id,
+        policy_version: active.version,
+        risk_score: evaluation.risk_score,
+        redacted_paths: evaluation.redacted_paths,
+        ...(evaluation.params ? { params: evaluation.params } : {}),
+        approval: v,
+        created: true,
+      };
     },
 
     async get(tenantId: string, id: string): Promise<ApprovalView> {
@@ -488,12 +568,12 @@ export function createApprovalService(deps: ServiceDeps) {
       return { approval, claim_token: token };
     },
 
-    complete(tenantId: string, id: string, actor: string, token: string, result: unknown) {
-      return applyOrThrow(tenantId, id, { type: 'complete', actor, token, result });
+    complete(tenantId: string, id: string, actor: string, token: string, result: unknown, cost_usd?: number) {
+      return applyOrThrow(tenantId, id, { type: 'complete', actor, token, result, cost_usd });
     },
 
-    fail(tenantId: string, id: string, actor: string, token: string, error: unknown) {
-      return applyOrThrow(tenantId, id, { type: 'fail', actor, token, error });
+    fail(tenantId: string, id: string, actor: string, token: string, error: unknown, cost_usd?: number) {
+      return applyOrThrow(tenantId, id, { type: 'fail', actor, token, error, cost_usd });
     },
 
     /** For the expiry job and the reconciler. `due_at` is set when the deadline has not come yet. */
@@ -543,14 +623,19 @@ export function createApprovalService(deps: ServiceDeps) {
       return { events, chain: verifyChain(events) };
     },
 
-    async report(tenantId: string, decisionId: string, status: 'completed' | 'failed', result: unknown) {
+    async report(
+      tenantId: string,
+      decisionId: string,
+      r: { status: 'completed' | 'failed'; result?: unknown; cost_usd?: number | undefined; duration_ms?: number | undefined },
+    ) {
       const d = await decisionsDb.getDecision(sql, tenantId, decisionId);
       if (!d) throw new AppError('not_found', `decision ${decisionId} not found`);
-      if (d.decision !== 'allow') {
+      if (d.decision !== 'allow' && d.decision !== 'modify') {
         throw new AppError('invalid_state', `only allowed decisions are reported here (this one was ${d.decision}); approvals use complete / fail`);
       }
-      const row = await decisionsDb.reportDecision(sql, tenantId, decisionId, status, result, clock());
+      const row = await decisionsDb.reportDecision(sql, tenantId, decisionId, r, clock());
       if (!row) throw new AppError('invalid_state', 'this decision was already reported');
+      await settleSpend(row, r.status, r.cost_usd);
       return renderDecision(row);
     },
   };
@@ -570,8 +655,15 @@ export function renderDecision(d: DecisionRow) {
     approval_id: d.approval_id,
     idempotency_key: d.idempotency_key,
     created_at: d.created_at.toISOString(),
+    risk_score: d.risk_score,
+    cost_usd: d.cost_usd === null ? null : Number(d.cost_usd),
+    redacted_paths: d.redacted_paths,
+    failed_open: d.failed_open,
+    eval_ms: d.eval_ms,
     report_status: d.report_status,
     report_result: d.report_result ?? null,
+    report_cost_usd: d.report_cost_usd === null ? null : Number(d.report_cost_usd),
+    report_duration_ms: d.report_duration_ms,
     reported_at: d.reported_at ? d.reported_at.toISOString() : null,
   };
 }

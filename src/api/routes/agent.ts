@@ -36,6 +36,8 @@ const ReportBody = z.strictObject({
   decision_id: z.string().uuid(),
   status: z.enum(['completed', 'failed']),
   result: z.unknown().optional(),
+  cost_usd: z.number().min(0).max(1e9).optional(),
+  duration_ms: z.number().int().min(0).max(7 * 86_400_000).optional(),
 });
 
 const reportRoute = createRoute({
@@ -73,6 +75,7 @@ export function agentRoutes(deps: AppDeps) {
       idempotency_key: key,
       callback_url: body.callback_url ?? null,
       timeout_seconds: body.timeout_seconds,
+      cost_usd: body.cost_usd,
     });
     const { created: _created, ...payload } = out;
     return c.json(payload, out.status === 'pending' ? 202 : 200);
@@ -89,7 +92,7 @@ export function agentRoutes(deps: AppDeps) {
     const auth = c.get('auth');
     allow(auth, 'agent');
     const body = c.req.valid('json');
-    const d = await deps.service.report(auth.tenant_id, body.decision_id, body.status, body.result);
+    const d = await deps.service.report(auth.tenant_id, body.decision_id, body);
     return c.json(d satisfies ReturnType<typeof renderDecision>, 200);
   });
 

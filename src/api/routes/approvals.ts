@@ -97,14 +97,20 @@ const claim = createRoute({
 const complete = createRoute({
   method: 'post',
   path: '/v1/approvals/{id}/complete',
-  request: { params: IdParam, body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), result: z.unknown().optional() })) },
+  request: {
+    params: IdParam,
+    body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), result: z.unknown().optional(), cost_usd: z.number().min(0).max(1e9).optional() })),
+  },
   responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 403, 404, 409) },
 });
 
 const fail = createRoute({
   method: 'post',
   path: '/v1/approvals/{id}/fail',
-  request: { params: IdParam, body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), error: z.unknown().optional() })) },
+  request: {
+    params: IdParam,
+    body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), error: z.unknown().optional(), cost_usd: z.number().min(0).max(1e9).optional() })),
+  },
   responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 403, 404, 409) },
 });
 
@@ -188,14 +194,14 @@ export function approvalRoutes(deps: AppDeps) {
     const auth = c.get('auth');
     allow(auth, 'agent');
     const body = c.req.valid('json');
-    return c.json(await s.complete(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.result), 200);
+    return c.json(await s.complete(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.result, body.cost_usd), 200);
   });
 
   app.openapi(fail, async (c) => {
     const auth = c.get('auth');
     allow(auth, 'agent');
     const body = c.req.valid('json');
-    return c.json(await s.fail(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.error), 200);
+    return c.json(await s.fail(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.error, body.cost_usd), 200);
   });
 
   app.openapi(events, async (c) => {

@@ -36,3 +36,17 @@ export type CounterOp =
    * `ttl_ms` passes): all or nothing, refused when any total would exceed its limit.
    */
   | { kind: 'reserve'; amount: number; ttl_ms: number; buckets: { key: string; limit: number; ttl_ms: number }[] };
+
+/** What one guard finding asks for; `modify` = go ahead with the redacted params. */
+export type FindingDecision = 'allow' | 'modify' | 'require_approval' | 'deny';
+
+/** One guard's verdict on one aspect of a request. Never carries a sensitive value. */
+export interface Finding {
+  guard: GuardName;
+  decision: FindingDecision;
+  message: string;
+  /** How risky this finding makes the request, in [0, 1]. */
+  risk: number;
+  /** The params paths concerned (sensitive_data), dotted: `params.cards.0.number`. */
+  paths?: string[];
+}

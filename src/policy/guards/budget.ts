@@ -1,0 +1,124 @@
+// The budget guard: what a call costs (the request's cost_usd, or the cost
+// table) against spend per agent per session / day / month and per tenant per
+// day / month, in UTC periods taken from `now`. Would exceed a limit → deny; at
+// or past warn_threshold of one → require approval. The call's cost is held by
+// one all-or-nothing `reserve` op across every bucket (the edge refuses it if a
+// concurrent call got there first), and becomes spend only when reported. Pure.
+import type { EvaluationRequest } from '../evaluate.ts';
+import { globToRegExp } from '../glob.ts';
+import type { BudgetConfig } from './config.ts';
+import type { CounterOp, CounterQuery, CounterValues, Finding } from './types.ts';
+
+const DAY_MS = 86_400_000;
+/** Sessions have no period end: their bucket lives a month past its last use. */
+const SESSION_TTL_MS = 31 * DAY_MS;
+/** Floating-point slack: 0.1 + 0.2 must not exceed a limit of 0.3. */
+const EPSILON = 1e-9;
+
+export interface Bucket {
+  key: string;
+  limit: number;
+  ttl_ms: number;
+  /** For messages: "agent billing-bot day", "tenant month". */
+  label: string;
+}
+
+/** The call's cost in USD: cost_usd when given, else the exact cost-table entry, else the most specific matching glob, else 0. */
+export function costOf(config: BudgetConfig, req: EvaluationRequest): number {
+  if (req.cost_usd !== undefined) {
+    if (typeof req.cost_usd !== 'number' || !Number.isFinite(req.cost_usd) || req.cost_usd < 0) {
+      throw new Error('cost_usd must be a non-negative number');
+    }
+    return req.cost_usd;
+  }
+  const table = config.cost_table;
+  if (Object.prototype.hasOwnProperty.call(table, req.action)) return table[req.action]!;
+  let best: string | undefined;
+  for (const glob of Object.keys(table)) {
+    if (globToRegExp(glob).test(req.action) && (best === undefined || glob.length > best.length)) best = glob;
+  }
+  return best === undefined ? 0 : table[best]!;
+}
+
+type Periods = { day: string; month: string; dayTtl: number; monthTtl: number };
+// queries and evaluate ask for the same `now` in turn.
+let lastPeriods: { now: number; p: Periods } | undefined;
+
+function periods(now: number): Periods {
+  if (lastPeriods?.now === now) return lastPeriods.p;
+  const p = computePeriods(now);
+  lastPeriods = { now, p };
+  return p;
+}
+
+function computePeriods(now: number): Periods {
+  const d = new Date(now);
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  const iso = d.toISOString();
+  return {
+    day: iso.slice(0, 10),
+    month: iso.slice(0, 7),
+    dayTtl: Date.UTC(y, m, d.getUTCDate() + 1) - now + DAY_MS,
+    monthTtl: Date.UTC(y, m + 1, 1) - now + DAY_MS,
+  };
+}
+
+function sessionId(req: EvaluationRequest): string | undefined {
+  const s = req.context?.session_id;
+  if (typeof s === 'string' && s !== '') return s;
+  if (typeof s === 'number' && Number.isFinite(s)) return String(s);
+  return undefined;
+}
+
+/** The buckets this request counts against (only those with a limit). */
+export function buckets(config: BudgetConfig, req: EvaluationRequest, now: number): Bucket[] {
+  const p = periods(now);
+  const agent = req.agent_id;
+  const out: Bucket[] = [];
+  const sid = sessionId(req);
+  const a = config.per_agent;
+  if (a?.session !== undefined && sid !== undefined) {
+    out.push({ key: `bud:agent:${agent}:session:${sid}`, limit: a.session, ttl_ms: SESSION_TTL_MS, label: `agent ${agent} session ${sid}` });
+  }
+  if (a?.day !== undefined) out.push({ key: `bud:agent:${agent}:day:${p.day}`, limit: a.day, ttl_ms: p.dayTtl, label: `agent ${agent} day` });
+  if (a?.month !== undefined) out.push({ key: `bud:agent:${agent}:month:${p.month}`, limit: a.month, ttl_ms: p.monthTtl, label: `agent ${agent} month` });
+  const t = config.per_tenant;
+  if (t?.day !== undefined) out.push({ key: `bud:tenant:day:${p.day}`, limit: t.day, ttl_ms: p.dayTtl, label: 'tenant day' });
+  if (t?.month !== undefined) out.push({ key: `bud:tenant:month:${p.month}`, limit: t.month, ttl_ms: p.monthTtl, label: 'tenant month' });
+  return out;
+}
+
+export function queries(config: BudgetConfig, req: EvaluationRequest, now: number): CounterQuery[] {
+  if (costOf(config, req) === 0) return [];
+  return buckets(config, req, now).map((b) => ({ kind: 'total', key: b.key }));
+}
+
+const usd = (n: number) => n.toFixed(2);
+
+export function evaluate(config: BudgetConfig, req: EvaluationRequest, counters: CounterValues, now: number): { findings: Finding[]; ops: CounterOp[] } {
+  const cost = costOf(config, req);
+  if (cost === 0) return { findings: [], ops: [] };
+  const bs = buckets(config, req, now);
+  if (bs.length === 0) return { findings: [], ops: [] };
+  const findings: Finding[] = [];
+  for (const b of bs) {
+    const spent = counters[b.key] ?? 0;
+    const after = spent + cost;
+    if (after > b.limit + EPSILON) {
+      findings.push({ guard: 'budget', decision: 'deny', message: `budget exceeded: ${b.label} ${usd(spent)} + ${usd(cost)} > ${b.limit}`, risk: 1 });
+    } else if (config.warn_threshold !== undefined && after + EPSILON >= config.warn_threshold * b.limit) {
+      const share = after / b.limit;
+      findings.push({
+        guard: 'budget',
+        decision: 'require_approval',
+        message: `budget nearly spent: ${b.label} ${usd(spent)} + ${usd(cost)} is ${Math.round(share * 100)}% of ${b.limit}`,
+        risk: Math.min(0.9, Math.max(0.5, share)),
+      });
+    }
+  }
+  const ops: CounterOp[] = [
+    { kind: 'reserve', amount: cost, ttl_ms: config.reservation_ttl_seconds * 1000, buckets: bs.map(({ key, limit, ttl_ms }) => ({ key, limit, ttl_ms })) },
+  ];
+  return { findings, ops };
+}

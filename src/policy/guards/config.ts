@@ -1,0 +1,114 @@
+// The `guards` section of the policy document. Validated with zod like the rest
+// of the policy (strict objects, every problem with its path). Pure.
+import { z } from 'zod';
+
+const glob = z.string().min(1).max(200);
+const globList = z.array(glob).max(500);
+const money = z.number().finite().nonnegative();
+const limit = z.number().finite().positive();
+const seconds = (max: number) => z.number().int().min(1).max(max);
+
+const isRegex = (s: string) => {
+  try {
+    new RegExp(s, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const BudgetSchema = z.strictObject({
+  /** USD per call by action glob, used when the request carries no cost_usd. */
+  cost_table: z.record(glob, money).default({}),
+  per_agent: z.strictObject({ session: limit.optional(), day: limit.optional(), month: limit.optional() }).optional(),
+  per_tenant: z.strictObject({ day: limit.optional(), month: limit.optional() }).optional(),
+  /** Spend after this call at or above this share of a limit → require approval. */
+  warn_threshold: z.number().gt(0).max(1).optional(),
+  /** How long an allowed call that is never reported holds its cost. */
+  reservation_ttl_seconds: seconds(30 * 86_400).default(3600),
+});
+
+const perMinute = z.strictObject({ per_minute: z.number().int().min(1).max(1_000_000) });
+
+export const RateLimitSchema = z.strictObject({
+  per_agent: perMinute.optional(),
+  per_action: perMinute.optional(),
+  per_agent_action: perMinute.optional(),
+  burst: z
+    .strictObject({
+      max: z.number().int().min(1).max(1_000_000),
+      window_seconds: seconds(3600),
+      cooldown_seconds: seconds(86_400).default(60),
+    })
+    .optional(),
+  max_identical_calls: z.strictObject({ count: z.number().int().min(1).max(100_000), window_seconds: seconds(86_400) }).optional(),
+  on_limit: z.enum(['deny', 'require_approval']).default('deny'),
+});
+
+export const BUILTIN_DETECTORS = ['credit_card', 'us_ssn', 'email', 'phone', 'aws_access_key', 'private_key', 'jwt', 'bearer_token'] as const;
+export type BuiltinDetector = (typeof BUILTIN_DETECTORS)[number];
+/** The detector name of a value found under a sensitive field name. */
+export const FIELD_DETECTOR = 'field';
+
+export const DEFAULT_FIELD_NAMES = ['password', 'secret', 'api_key', 'token', 'authorization'];
+
+const onFinding = z.enum(['deny', 'require_approval', 'redact']);
+export type OnFinding = z.output<typeof onFinding>;
+
+export const SensitiveDataSchema = z
+  .strictObject({
+    detectors: z.array(z.enum(BUILTIN_DETECTORS)).max(BUILTIN_DETECTORS.length).default([...BUILTIN_DETECTORS]),
+    custom: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a lower_snake_case name'),
+          pattern: z.string().min(1).max(500).refine(isRegex, 'not a valid regular expression'),
+        }),
+      )
+      .max(50)
+      .default([]),
+    /** Keys (case-insensitive; `-` and `_` ignored) whose values are sensitive whatever they hold. */
+    field_names: z.array(z.string().min(1).max(100)).max(200).default(DEFAULT_FIELD_NAMES),
+    on_finding: onFinding.default('redact'),
+    per_detector: z.record(z.string().min(1).max(63), onFinding).default({}),
+  })
+  .superRefine((s, ctx) => {
+    const known = new Set<string>([...BUILTIN_DETECTORS, FIELD_DETECTOR]);
+    s.custom.forEach((c, i) => {
+      if (known.has(c.name)) ctx.addIssue({ code: 'custom', path: ['custom', i, 'name'], message: `"${c.name}" is already a detector name` });
+      known.add(c.name);
+    });
+    for (const name of Object.keys(s.per_detector)) {
+      if (!known.has(name)) ctx.addIssue({ code: 'custom', path: ['per_detector', name], message: `unknown detector "${name}"` });
+    }
+  });
+
+const scopeLists = {
+  allow: globList.optional(),
+  deny: globList.optional(),
+  require_approval: globList.optional(),
+  otherwise: z.enum(['deny', 'require_approval']).optional(),
+  read_only: z.boolean().optional(),
+};
+
+export const DEFAULT_READ_PATTERNS = ['*.get', '*.list', '*.read', '*.search', 'read.*', 'search.*'];
+
+export const ScopeSchema = z.strictObject({
+  ...scopeLists,
+  read_patterns: globList.default(DEFAULT_READ_PATTERNS),
+  /** Agent id (or glob) → lists that replace the tenant's lists for that agent, field by field. */
+  agents: z.record(glob, z.strictObject(scopeLists)).default({}),
+});
+
+export const GuardsSchema = z.strictObject({
+  budget: BudgetSchema.optional(),
+  rate_limit: RateLimitSchema.optional(),
+  sensitive_data: SensitiveDataSchema.optional(),
+  scope: ScopeSchema.optional(),
+});
+
+export type GuardsConfig = z.output<typeof GuardsSchema>;
+export type BudgetConfig = z.output<typeof BudgetSchema>;
+export type RateLimitConfig = z.output<typeof RateLimitSchema>;
+export type SensitiveDataConfig = z.output<typeof SensitiveDataSchema>;
+export type ScopeConfig = z.output<typeof ScopeSchema>;

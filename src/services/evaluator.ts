@@ -1,0 +1,96 @@
+// The edge of policy evaluation: read the counters the guards ask for (one
+// Redis round trip), evaluate purely, then apply the counter ops atomically —
+// a budget reservation that another call beat to the limit turns the decision
+// into a deny. Redis unreachable: the stateful guards fail closed, or open when
+// the tenant policy says fail_mode: open (and the decision says so).
+import type { Logger } from '../log.ts';
+import { counterQueries } from '../policy/guards/index.ts';
+import type { CounterOp, CounterValues } from '../policy/guards/types.ts';
+import { evaluateRequest, type EvaluationRequest } from '../policy/evaluate.ts';
+import type { CounterStore } from './counters.ts';
+import type { ActivePolicy, PolicyStore } from './policies.ts';
+
+export type Evaluated = ReturnType<typeof evaluateRequest>;
+
+export interface EvaluatorDeps {
+  policies: PolicyStore;
+  counters: CounterStore;
+  log: Logger;
+  clock: () => Date;
+}
+
+function reservedBuckets(ops: readonly CounterOp[]): string[] {
+  return ops.flatMap((op) => (op.kind === 'reserve' ? op.buckets.map((b) => b.key) : []));
+}
+
+export function createEvaluator(deps: EvaluatorDeps) {
+  const { log } = deps;
+
+  return {
+    /**
+     * Evaluates a request for a tenant. `reservationId` names the budget
+     * reservation (the decision id); with `dryRun` nothing is written.
+     */
+    async evaluate(
+      tenantId: string,
+      req: EvaluationRequest,
+      reservationId: string,
+      opts: { dryRun?: boolean; policy?: ActivePolicy } = {},
+    ): Promise<{ active: ActivePolicy; evaluation: Evaluated; buckets: string[]; eval_ms: number }> {
+      const started = performance.now();
+      const active = opts.policy ?? (await deps.policies.current(tenantId));
+      const now = deps.clock().getTime();
+      const queries = counterQueries(active.policy, req, now);
+      let counters: CounterValues | null = {};
+      if (queries.length > 0) {
+        try {
+          counters = await deps.counters.read(tenantId, queries, now);
+        } catch (err) {
+          log.warn('guard counters unavailable', { err });
+          counters = null;
+        }
+      }
+      let evaluation = evaluateRequest(active.policy, req, { counters, now });
+      let buckets: string[] = [];
+      // On a deny the engine leaves only the ops that must still happen (a burst's cooldown flag).
+      if (!opts.dryRun && counters !== null && evaluation.ops.length > 0) {
+        try {
+          const applied = await deps.counters.apply(tenantId, evaluation.ops, reservationId, now);
+          if (applied.ok) buckets = reservedBuckets(evaluation.ops);
+          else {
+            const lost = applied.refused.map((r) => `${r.key}: ${r.total} reserved of ${r.limit}`).join('; ');
+            evaluation = {
+              ...evaluation,
+              decision: 'deny',
+              routing: null,
+              reasons: [
+                ...evaluation.reasons,
+                { source: 'guard', guard: 'budget', decision: 'deny', message: `budget exhausted by concurrent calls (${lost})` },
+              ],
+            } as Evaluated;
+          }
+        } catch (err) {
+          log.warn('guard counters could not be updated', { err });
+          evaluation = evaluateRequest(active.policy, req, { counters: null, now });
+        }
+      }
+      return { active, evaluation, buckets, eval_ms: performance.now() - started };
+    },
+
+    /** The action ran: its reservation becomes spend (the actual cost when reported). Best effort. */
+    async settle(tenantId: string, reservationId: string, buckets: readonly string[], cost: number | null): Promise<void> {
+      if (buckets.length === 0) return;
+      await deps.counters
+        .settle(tenantId, reservationId, buckets, cost, deps.clock().getTime())
+        .catch((err) => log.warn('could not settle a budget reservation; it lapses on its own', { err }));
+    },
+
+    /** The action will not run: free what it held. Best effort (reservations lapse anyway). */
+    async release(tenantId: string, reservationId: string, buckets: readonly string[]): Promise<void> {
+      if (buckets.length === 0) return;
+      await deps.counters.release(tenantId, reservationId, buckets).catch((err) => log.warn('could not release a budget reservation', { err }));
+    },
+  };
+}
+
+export type Evaluator = ReturnType<typeof createEvaluator>;
