@@ -10,7 +10,7 @@ import { createApprovalService, type ApprovalService } from './services/approval
 import { createNotifier, type Notifier } from './services/notifier.ts';
 import { createPolicyStore, type PolicyStore } from './services/policies.ts';
 import { createQuestionService, type QuestionService } from './services/questions.ts';
-import { createCounterStore } from './services/counters.ts';
+import { createCounterStore, type CounterStore } from './services/counters.ts';
 import { createEvaluator, type Evaluator } from './services/evaluator.ts';
 import { createSlackClient, type SlackApi } from './slack/client.ts';
 
@@ -23,6 +23,7 @@ export interface Runtime {
   notifier: Notifier;
   service: ApprovalService;
   evaluator: Evaluator;
+  counters: CounterStore;
   questions: QuestionService;
   /** Slack Web API, or null when SLACK_BOT_TOKEN is not set. */
   slack: SlackApi | null;
@@ -48,6 +49,7 @@ export function createRuntime(config: Config, log: Logger, clock: () => Date = (
     slack,
     questions,
     evaluator,
+    counters,
     sql,
     redis,
     queues,

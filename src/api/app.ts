@@ -13,6 +13,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { humanlayerRoutes } from './routes/humanlayer.ts';
+import { decisionRoutes } from './routes/decisions.ts';
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', approvalRoutes(deps));
   app.route('/', adminRoutes(deps));
   app.route('/', humanlayerRoutes(deps));
+  app.route('/', decisionRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

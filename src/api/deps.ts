@@ -7,6 +7,7 @@ import type { ApprovalService } from '../services/approvals.ts';
 import type { PolicyStore } from '../services/policies.ts';
 import type { QuestionService } from '../services/questions.ts';
 import type { SlackApi } from '../slack/client.ts';
+import type { CounterStore } from '../services/counters.ts';
 
 export interface AppDeps {
   sql: Sql;
@@ -17,6 +18,7 @@ export interface AppDeps {
   policies: PolicyStore;
   config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET'>;
   slack: SlackApi | null;
+  counters: CounterStore;
   log: Logger;
   clock: () => Date;
 }
