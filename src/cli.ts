@@ -15,6 +15,8 @@ import { createProducerConnection, pingRedis } from './queue/connection.ts';
 import { createPolicyStore, parsePolicySource } from './services/policies.ts';
 import { runDemo } from './demo.ts';
 import { startServer } from './server.ts';
+import { evaluateRequest } from './policy/evaluate.ts';
+import { parsePolicy } from './policy/schema.ts';
 
 class UsageError extends Error {}
 class BootError extends Error {}
@@ -29,6 +31,7 @@ const USAGE = `usage: holdpoint <command>
   key revoke --tenant ID KEY_ID
   policy set --tenant ID FILE|-         validate and store a policy (YAML or JSON)
   policy get --tenant ID
+  policy test FILE REQUEST              evaluate a JSON request against a draft policy (no counters, nothing saved)
   demo                                  a full round trip to watch (creates a demo tenant)
 
 environment: DATABASE_URL, REDIS_URL, PORT, ... (see README)`;
@@ -239,7 +242,7 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'policy': {
       const { values, positionals } = parseArgs({ args: rest, options: { tenant: { type: 'string' } }, allowPositionals: true, strict: true });
-      const tenant = uuid.safeParse(values.tenant);
+      const tenant = sub === 'test' ? { success: true as const, data: '' } : uuid.safeParse(values.tenant);
       if (!tenant.success) throw new UsageError(`--tenant: ${tenant.error.issues[0]!.message}`);
       if (sub === 'set') {
         const file = positionals[0];
@@ -248,6 +251,28 @@ export async function main(argv: string[]): Promise<number> {
         const doc = parsePolicySource(text, file.endsWith('.json') ? 'application/json' : 'application/yaml');
         const saved = await withSql(config, (sql) => createPolicyStore(sql).set(tenant.data, doc, text, 'cli'));
         process.stdout.write(`policy version ${saved.version} is active\n`);
+        return 0;
+      }
+      if (sub === 'test') {
+        // Pure evaluation of a draft: no counters (budgets and rate limits see zero), nothing saved.
+        const file = positionals[0];
+        const request = positionals[1];
+        if (!file || !request) throw new UsageError("policy test needs a FILE and a REQUEST (JSON, e.g. '{\"action\":\"payment.send\",\"params\":{\"amount\":5000}}')");
+        const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+        const parsed = parsePolicy(parsePolicySource(text, file.endsWith('.json') ? 'application/json' : 'application/yaml'));
+        if (!parsed.ok) throw new AppError('validation_failed', 'the policy is invalid', { problems: parsed.problems });
+        let raw: unknown;
+        try {
+          raw = JSON.parse(request);
+        } catch {
+          throw new UsageError('REQUEST must be JSON');
+        }
+        const req = z
+          .strictObject({ action: z.string().min(1), agent_id: z.string().min(1).default('default'), params: z.record(z.string(), z.unknown()).default({}), context: z.record(z.string(), z.unknown()).default({}), cost_usd: z.number().min(0).optional() })
+          .safeParse(raw);
+        if (!req.success) throw new UsageError(`REQUEST: ${req.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+        const { ops: _ops, findings: _f, ...result } = evaluateRequest(parsed.policy, req.data, { counters: {}, now: Date.now() });
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         return 0;
       }
       if (sub === 'get') {

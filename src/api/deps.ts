@@ -8,6 +8,7 @@ import type { PolicyStore } from '../services/policies.ts';
 import type { QuestionService } from '../services/questions.ts';
 import type { SlackApi } from '../slack/client.ts';
 import type { CounterStore } from '../services/counters.ts';
+import type { Evaluator } from '../services/evaluator.ts';
 
 export interface AppDeps {
   sql: Sql;
@@ -19,6 +20,7 @@ export interface AppDeps {
   config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET'>;
   slack: SlackApi | null;
   counters: CounterStore;
+  evaluator: Evaluator;
   log: Logger;
   clock: () => Date;
 }

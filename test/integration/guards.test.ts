@@ -3,7 +3,7 @@
 // what happens when the counters cannot be reached.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness, type TenantKeys } from '../helpers/harness.ts';
-import { startRedis } from '../helpers/processes.ts';
+import { runCli, startRedis } from '../helpers/processes.ts';
 
 let h: Harness;
 let n = 0;
@@ -144,5 +144,35 @@ describe('counters unreachable', () => {
       await own.close();
       await redis.stop();
     }
+  });
+});
+
+describe('dry runs', () => {
+  it('POST /v1/policy/test evaluates a draft without saving it or counting the call', async () => {
+    const t = await tenantWith({ rate_limit: { per_agent: { per_minute: 1 } } });
+    const draft = { defaults: { decision: 'allow' }, rules: [{ name: 'no-pay', match: { action: 'pay.*' }, decision: 'deny', reason: 'not today' }] };
+    const r = await h.call('POST', '/v1/policy/test', t.approver, { policy: draft, request: { action: 'pay.send' } });
+    expect(r.body).toMatchObject({ decision: 'deny', dry_run: true, policy_version: null });
+    const bad = await h.call('POST', '/v1/policy/test', t.approver, { policy: { rules: [{ name: 'x', decision: 'maybe' }] }, request: { action: 'a' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.problems[0].path).toBe('rules.0.decision');
+    // Against the active policy: two dry runs use none of the one call a minute.
+    for (let i = 0; i < 2; i++) expect((await h.call('POST', '/v1/policy/test', t.approver, { request: { action: 'a', agent_id: 'bot' } })).body.decision).toBe('allow');
+    expect((await check(t, { action: 'a' })).body.decision).toBe('allow');
+    expect((await check(t, { action: 'a' })).body.decision).toBe('deny');
+    expect((await h.call('GET', '/v1/policy', t.admin)).body.document.rules).toEqual([]);
+  });
+
+  it('holdpoint policy test evaluates a request against a policy file', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const file = `/tmp/hp-policy-${process.pid}.yaml`;
+    await writeFile(file, 'defaults: { decision: allow }\nguards:\n  sensitive_data: { on_finding: redact }\n');
+    const r = await runCli(['policy', 'test', file, '{"action":"notes.save","params":{"note":"call +14155552671"}}'], {});
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { decision: string; params: { note: string } };
+    expect(out.decision).toBe('modify');
+    expect(out.params.note).toBe('call [REDACTED:phone]');
+    const bad = await runCli(['policy', 'test', file, 'not json'], {});
+    expect(bad.code).toBe(2);
   });
 });

@@ -6,7 +6,8 @@ import { getTenant } from '../../db/tenants.ts';
 import * as webhooksDb from '../../db/webhooks.ts';
 import { AppError } from '../../errors.ts';
 import { jobIds } from '../../queue/queues.ts';
-import { parsePolicySource } from '../../services/policies.ts';
+import { parsePolicySource, type ActivePolicy } from '../../services/policies.ts';
+import { parsePolicy } from '../../policy/schema.ts';
 import { targetProblem } from '../../webhooks/targets.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
@@ -69,6 +70,27 @@ const putPolicy = createRoute({
   path: '/v1/policy',
   summary: 'Replace the tenant policy. Body: the document as JSON (application/json) or YAML (application/yaml, text/yaml)',
   responses: { 200: jsonResponse(any), ...errorResponses(400, 401, 403, 413, 415) },
+});
+
+const testPolicy = createRoute({
+  method: 'post',
+  path: '/v1/policy/test',
+  summary: 'Dry run: evaluate a sample request against a draft policy (or the active one) without saving or counting anything',
+  request: {
+    body: jsonBody(
+      z.strictObject({
+        policy: z.record(z.string(), z.unknown()).optional(),
+        request: z.strictObject({
+          action: Ident(200),
+          agent_id: Ident(200).default('default'),
+          params: z.record(z.string(), z.unknown()).default({}),
+          context: z.record(z.string(), z.unknown()).default({}),
+          cost_usd: z.number().min(0).max(1e9).optional(),
+        }),
+      }),
+    ),
+  },
+  responses: { 200: jsonResponse(any), ...errorResponses(400, 401, 403) },
 });
 
 const createKey = createRoute({
@@ -162,6 +184,22 @@ export function adminRoutes(deps: AppDeps) {
     const doc = parsePolicySource(text, ct);
     const saved = await deps.policies.set(auth.tenant_id, doc, text, `key:${auth.key_prefix}`);
     return c.json(saved, 200);
+  });
+
+  app.openapi(testPolicy, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'approver');
+    const body = c.req.valid('json');
+    let policy: ActivePolicy | undefined;
+    if (body.policy) {
+      const parsed = parsePolicy(body.policy);
+      if (!parsed.ok) throw new AppError('validation_failed', 'the draft policy is invalid', { problems: parsed.problems });
+      policy = { version: 0, policy: parsed.policy };
+    }
+    // Counters are read (so budgets and rate limits answer as they would now) but never changed.
+    const { active, evaluation } = await deps.evaluator.evaluate(auth.tenant_id, body.request, 'dry-run', { dryRun: true, ...(policy ? { policy } : {}) });
+    const { ops: _ops, findings: _findings, ...result } = evaluation;
+    return c.json({ ...result, policy_version: body.policy ? null : active.version, dry_run: true }, 200);
   });
 
   app.openapi(createKey, async (c) => {
