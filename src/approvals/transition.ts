@@ -36,8 +36,8 @@ export type TransitionEvent =
   | { type: 'cancel'; actor: string; reason?: string | undefined }
   | { type: 'claim'; actor: string; token: string; lease_seconds: number }
   | { type: 'release_lease' }
-  | { type: 'complete'; actor: string; token: string; result: unknown; cost_usd?: number | undefined }
-  | { type: 'fail'; actor: string; token: string; error: unknown; cost_usd?: number | undefined };
+  | { type: 'complete'; actor: string; token: string; result: unknown; cost_usd?: number | undefined; duration_ms?: number | undefined }
+  | { type: 'fail'; actor: string; token: string; error: unknown; cost_usd?: number | undefined; duration_ms?: number | undefined };
 
 /** Columns that a transition writes. */
 export interface ApprovalPatch {
@@ -167,7 +167,12 @@ export function transition(a: ApprovalState, event: TransitionEvent, now: Date):
             type: done ? 'completed' : 'failed',
             actor: event.actor,
             channel: 'api',
-            data: done ? { result: event.result ?? null } : { error: event.error ?? null },
+            data: {
+              ...(done ? { result: event.result ?? null } : { error: event.error ?? null }),
+              // What running it cost and took, when the agent says.
+              ...(event.cost_usd === undefined ? {} : { cost_usd: event.cost_usd }),
+              ...(event.duration_ms === undefined ? {} : { duration_ms: event.duration_ms }),
+            },
           },
         ],
         effects: [],

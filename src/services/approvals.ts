@@ -568,12 +568,12 @@ export function createApprovalService(deps: ServiceDeps) {
       return { approval, claim_token: token };
     },
 
-    complete(tenantId: string, id: string, actor: string, token: string, result: unknown, cost_usd?: number) {
-      return applyOrThrow(tenantId, id, { type: 'complete', actor, token, result, cost_usd });
+    complete(tenantId: string, id: string, actor: string, token: string, result: unknown, cost_usd?: number, duration_ms?: number) {
+      return applyOrThrow(tenantId, id, { type: 'complete', actor, token, result, cost_usd, duration_ms });
     },
 
-    fail(tenantId: string, id: string, actor: string, token: string, error: unknown, cost_usd?: number) {
-      return applyOrThrow(tenantId, id, { type: 'fail', actor, token, error, cost_usd });
+    fail(tenantId: string, id: string, actor: string, token: string, error: unknown, cost_usd?: number, duration_ms?: number) {
+      return applyOrThrow(tenantId, id, { type: 'fail', actor, token, error, cost_usd, duration_ms });
     },
 
     /** For the expiry job and the reconciler. `due_at` is set when the deadline has not come yet. */

@@ -53,6 +53,24 @@ describe('budget', () => {
   });
 });
 
+describe('approved actions', () => {
+  it('complete records the actual cost and duration on the audit trail and spends that cost', async () => {
+    const t = await tenantWith(
+      { budget: { cost_table: { 'pay.*': 3 }, per_agent: { day: 10 } } },
+      { rules: [{ name: 'ask', match: { action: 'pay.*' }, decision: 'require_approval' }] },
+    );
+    const g = await h.call('POST', '/v1/guard', t.agent, { action: 'pay.send', agent_id: 'bot', idempotency_key: key() });
+    const id = g.body.approval.id;
+    await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    const c = await h.call('POST', `/v1/approvals/${id}/claim`, t.agent, {});
+    await h.call('POST', `/v1/approvals/${id}/complete`, t.agent, { claim_token: c.body.claim_token, result: { ok: true }, cost_usd: 2.25, duration_ms: 840 });
+    const ev = await h.call('GET', `/v1/approvals/${id}/events`, t.agent);
+    expect(ev.body.events.at(-1)).toMatchObject({ type: 'completed', data: { result: { ok: true }, cost_usd: 2.25, duration_ms: 840 } });
+    const usage = await h.call('GET', '/v1/usage?agent_id=bot', t.agent);
+    expect(usage.body.budgets[0].spent_usd).toBe(2.25);
+  });
+});
+
 describe('rate limits', () => {
   it('a burst is stopped, cools down, and the window rolls over', async () => {
     const t = await tenantWith({ rate_limit: { burst: { max: 2, window_seconds: 1, cooldown_seconds: 1 } } });

@@ -99,7 +99,7 @@ const complete = createRoute({
   path: '/v1/approvals/{id}/complete',
   request: {
     params: IdParam,
-    body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), result: z.unknown().optional(), cost_usd: z.number().min(0).max(1e9).optional() })),
+    body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), result: z.unknown().optional(), cost_usd: z.number().min(0).max(1e9).optional(), duration_ms: z.number().int().min(0).max(7 * 86_400_000).optional() })),
   },
   responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 403, 404, 409) },
 });
@@ -109,7 +109,7 @@ const fail = createRoute({
   path: '/v1/approvals/{id}/fail',
   request: {
     params: IdParam,
-    body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), error: z.unknown().optional(), cost_usd: z.number().min(0).max(1e9).optional() })),
+    body: jsonBody(z.strictObject({ claim_token: z.string().uuid(), error: z.unknown().optional(), cost_usd: z.number().min(0).max(1e9).optional(), duration_ms: z.number().int().min(0).max(7 * 86_400_000).optional() })),
   },
   responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 403, 404, 409) },
 });
@@ -194,14 +194,14 @@ export function approvalRoutes(deps: AppDeps) {
     const auth = c.get('auth');
     allow(auth, 'agent');
     const body = c.req.valid('json');
-    return c.json(await s.complete(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.result, body.cost_usd), 200);
+    return c.json(await s.complete(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.result, body.cost_usd, body.duration_ms), 200);
   });
 
   app.openapi(fail, async (c) => {
     const auth = c.get('auth');
     allow(auth, 'agent');
     const body = c.req.valid('json');
-    return c.json(await s.fail(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.error, body.cost_usd), 200);
+    return c.json(await s.fail(auth.tenant_id, c.req.valid('param').id, actor(auth), body.claim_token, body.error, body.cost_usd, body.duration_ms), 200);
   });
 
   app.openapi(events, async (c) => {
