@@ -1,20 +1,10 @@
-// A stable hash of a request's params, for spotting identical calls (loops).
-// Canonical JSON (sorted keys, no undefined) so key order does not matter. A
-// local copy of approvals/chain.ts's: src/policy imports nothing outside itself.
+// A stable hash of a request's params, for spotting identical calls (loops):
+// canonical JSON (sorted keys, no undefined), shared with the audit chain, so
+// key order does not matter.
 import * as crypto from 'node:crypto';
+import { canonicalJson } from '../../approvals/chain.ts';
 
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const s = JSON.stringify(value);
-    return s === undefined ? 'null' : s;
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
+export { canonicalJson };
 
 // crypto.hash (Node ≥ 20.12) is the one-shot form, twice as fast as a Hash object.
 const sha256: (s: string) => string =
