@@ -2,7 +2,7 @@
 // helpers around them. Fetch only, so it runs on Node ≥ 20, Deno, Bun and edge
 // runtimes, and importing it loads nothing of the server.
 import { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, ConnectionError, HoldpointError } from './errors.ts';
-import { allowedPermit, claimedPermit, failedOpenPermit } from './permit.ts';
+import { allowedPermit, claimedPermit, failedOpenPermit, runUnderPermit } from './permit.ts';
 import { backoff, createTransport, sleep, type FetchLike, type Transport } from './transport.ts';
 import type { Approval, Decision, Permit, Reason, WaitOption } from './types.ts';
 
@@ -287,24 +287,7 @@ export class Holdpoint {
    */
   async withGuard<T>(action: string, options: GuardOptions, fn: (permit: Permit) => T | Promise<T>): Promise<T> {
     const permit = await this.guard(action, options);
-    let result: T;
-    try {
-      result = await fn(permit);
-    } catch (err) {
-      if (!permit.reported) await permit.fail(err).catch(() => undefined);
-      throw err;
-    }
-    if (!permit.reported) {
-      try {
-        await permit.complete(result);
-      } catch (err) {
-        throw new HoldpointError('report_failed', `the action ran but its completion could not be reported: ${(err as Error)?.message ?? err}`, {
-          details: { result },
-          cause: err,
-        });
-      }
-    }
-    return result;
+    return runUnderPermit(permit, () => fn(permit));
   }
 
   /**

@@ -90,3 +90,32 @@ export function failedOpenPermit(params: Record<string, unknown>): Permit {
     async () => {},
   );
 }
+
+/**
+ * Runs `fn` under a Permit and reports the outcome, as `Holdpoint.withGuard`
+ * does: `complete(result)`, or `fail(error)` and re-throw `fn`'s error.
+ * Used by `withGuard` and the framework wrappers.
+ *
+ * @example
+ * const out = await runUnderPermit(permit, () => impl(args, permit));
+ */
+export async function runUnderPermit<T>(permit: Permit, fn: () => T | Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    if (!permit.reported) await permit.fail(err).catch(() => undefined);
+    throw err;
+  }
+  if (!permit.reported) {
+    try {
+      await permit.complete(result);
+    } catch (err) {
+      throw new HoldpointError('report_failed', `the action ran but its completion could not be reported: ${(err as Error)?.message ?? err}`, {
+        details: { result },
+        cause: err,
+      });
+    }
+  }
+  return result;
+}

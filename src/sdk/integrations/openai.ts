@@ -6,7 +6,8 @@
 import type { Holdpoint } from '../client.ts';
 import { HoldpointError } from '../errors.ts';
 import type { Permit, WaitOption } from '../types.ts';
-import { blockedOutcome, paramsOf, runUnderPermit, type BlockedStatus } from './outcome.ts';
+import { runUnderPermit } from '../permit.ts';
+import { blockedOutcome, paramsOf, type BlockedStatus } from './outcome.ts';
 
 /**
  * A tool call as OpenAI returns it in `choices[0].message.tool_calls`

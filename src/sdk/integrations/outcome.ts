@@ -56,35 +56,6 @@ export function blockedOutcome(err: unknown, tool: string): { status: BlockedSta
 }
 
 /**
- * Runs `fn` under a Permit and reports the outcome, as `Holdpoint.withGuard`
- * does: `complete(result)`, or `fail(error)` and re-throw `fn`'s error.
- * Internal to the wrappers.
- *
- * @example
- * const out = await runUnderPermit(permit, () => impl(args, permit));
- */
-export async function runUnderPermit<T>(permit: Permit, fn: () => T | Promise<T>): Promise<T> {
-  let result: T;
-  try {
-    result = await fn();
-  } catch (err) {
-    if (!permit.reported) await permit.fail(err).catch(() => undefined);
-    throw err;
-  }
-  if (!permit.reported) {
-    try {
-      await permit.complete(result);
-    } catch (err) {
-      throw new HoldpointError('report_failed', `the action ran but its completion could not be reported: ${(err as Error)?.message ?? err}`, {
-        details: { result },
-        cause: err,
-      });
-    }
-  }
-  return result;
-}
-
-/**
  * Guard params from tool input: an object as it is, anything else under `input`. Internal to the wrappers.
  *
  * @example

@@ -5,7 +5,8 @@
 import type { Holdpoint } from '../client.ts';
 import type { HoldpointError } from '../errors.ts';
 import type { Permit, WaitOption } from '../types.ts';
-import { blockedOutcome, paramsOf, runUnderPermit, type BlockedStatus } from './outcome.ts';
+import { runUnderPermit } from '../permit.ts';
+import { blockedOutcome, paramsOf, type BlockedStatus } from './outcome.ts';
 
 /**
  * Anything shaped like an `ai` tool: only `execute` matters here (a tool
