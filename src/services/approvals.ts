@@ -12,6 +12,7 @@ import { transition, type ApprovalState, type AuditRecord, type Effect, type Tra
 import * as approvalsDb from '../db/approvals.ts';
 import type { ApprovalRow, VoteRow } from '../db/approvals.ts';
 import type { Sql, Tx } from '../db/client.ts';
+import { decodeCursor, encodeCursor } from '../db/cursor.ts';
 import * as decisionsDb from '../db/decisions.ts';
 import type { DecisionRow } from '../db/decisions.ts';
 import { appendEvent, chainAll, eventsForApproval, toChainEvent } from '../db/events.ts';
@@ -546,7 +547,7 @@ export function createApprovalService(deps: ServiceDeps) {
       const last = page[page.length - 1];
       return {
         data: await views(sql, page),
-        next_cursor: rows.length > f.limit && last ? encodeCursor(last.created_at, last.id) : null,
+        next_cursor: rows.length > f.limit && last ? encodeCursor(last) : null,
       };
     },
 
@@ -666,17 +667,4 @@ export function renderDecision(d: DecisionRow) {
     report_duration_ms: d.report_duration_ms,
     reported_at: d.reported_at ? d.reported_at.toISOString() : null,
   };
-}
-
-function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { created_at: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const date = new Date(at ?? '');
-  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) {
-    throw new AppError('validation_failed', 'cursor is not one this API returned', { field: 'cursor' });
-  }
-  return { created_at: date, id };
 }

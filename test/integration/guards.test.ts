@@ -138,6 +138,10 @@ describe('the decision log', () => {
     const only = await h.call('GET', '/v1/decisions?action=a.x', t.approver);
     expect(only.body.data.map((d: { action: string }) => d.action)).toEqual(['a.x', 'a.x']);
     expect((await h.call('GET', '/v1/decisions?decision=maybe', t.approver)).status).toBe(400);
+    const forged = Buffer.from('2026-01-01T00:00:00.000Z|not-a-uuid').toString('base64url');
+    const bad = await h.call('GET', `/v1/decisions?cursor=${forged}`, t.approver);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('validation_failed');
   });
 });
 

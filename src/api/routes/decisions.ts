@@ -1,8 +1,8 @@
 // The decision log (every check / guard evaluation) and current usage against
 // the budget and rate limits.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { decodeCursor, encodeCursor } from '../../db/cursor.ts';
 import { listDecisions } from '../../db/decisions.ts';
-import { AppError } from '../../errors.ts';
 import { buckets } from '../../policy/guards/budget.ts';
 import { renderDecision } from '../../services/approvals.ts';
 import type { AppDeps } from '../deps.ts';
@@ -12,17 +12,6 @@ import { allow } from '../middleware/auth.ts';
 import { Ident, errorResponses, jsonResponse } from '../schemas.ts';
 
 const Out = z.object({}).passthrough();
-
-function cursorOf(at: Date, id: string): string {
-  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
-}
-
-function parseCursor(c: string): { created_at: Date; id: string } {
-  const [at, id] = Buffer.from(c, 'base64url').toString('utf8').split('|');
-  const d = new Date(at ?? '');
-  if (!id || Number.isNaN(d.getTime())) throw new AppError('validation_failed', 'cursor is not one this API returned', { field: 'cursor' });
-  return { created_at: d, id };
-}
 
 export function decisionRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -51,12 +40,12 @@ export function decisionRoutes(deps: AppDeps) {
       const rows = await listDecisions(deps.sql, auth.tenant_id, {
         ...q,
         since: q.since ? new Date(q.since) : undefined,
-        before: q.cursor ? parseCursor(q.cursor) : undefined,
+        before: q.cursor ? decodeCursor(q.cursor) : undefined,
         limit: q.limit + 1,
       });
       const page = rows.slice(0, q.limit);
       const last = page.at(-1);
-      return c.json({ data: page.map(renderDecision), next_cursor: rows.length > q.limit && last ? cursorOf(last.created_at, last.id) : null }, 200);
+      return c.json({ data: page.map(renderDecision), next_cursor: rows.length > q.limit && last ? encodeCursor(last) : null }, 200);
     },
   );
 
