@@ -5,9 +5,9 @@
 // structurally: nothing here imports the `openai` package.
 import type { Holdpoint } from '../client.ts';
 import { HoldpointError } from '../errors.ts';
-import type { Permit, WaitOption } from '../types.ts';
+import type { Permit } from '../types.ts';
 import { runUnderPermit } from '../permit.ts';
-import { blockedOutcome, paramsOf, type BlockedStatus } from './outcome.ts';
+import { blockedOutcome, paramsOf, type BlockedStatus, type WrapperGuardOptions } from './outcome.ts';
 
 /**
  * A tool call as OpenAI returns it in `choices[0].message.tool_calls`
@@ -28,17 +28,7 @@ export interface OpenAIToolCall {
  * @example
  * const opts: ToolCallGuardOptions = { action: (name) => `email.${name}`, agentId: 'support-bot', wait: 5 * 60_000 };
  */
-export interface ToolCallGuardOptions {
-  /** The Holdpoint action for a tool name (default: the tool name itself). */
-  action?: (toolName: string) => string;
-  /** Default: the client's `agentId`. */
-  agentId?: string;
-  context?: Record<string, unknown>;
-  /** Block until a human decides (`true` until the deadline, or ms). Default: do not wait, answer `pending`. */
-  wait?: WaitOption;
-  timeoutSeconds?: number;
-  callbackUrl?: string;
-  leaseSeconds?: number;
+export interface ToolCallGuardOptions extends WrapperGuardOptions {
   signal?: AbortSignal;
 }
 

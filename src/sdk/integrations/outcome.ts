@@ -5,7 +5,7 @@
 // anything else (Holdpoint unreachable, a bad key) is the application's
 // problem, not the model's, and is re-thrown.
 import { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, HoldpointError } from '../errors.ts';
-import type { Permit } from '../types.ts';
+import type { Permit, WaitOption } from '../types.ts';
 
 /**
  * Why a guarded tool call did not run: the policy `denied` it, a human
@@ -16,6 +16,25 @@ import type { Permit } from '../types.ts';
  * @example
  * const retryLater = (s: BlockedStatus) => s === 'pending';
  */
+/**
+ * What both framework wrappers pass on to `guard`.
+ *
+ * @example
+ * const opts: WrapperGuardOptions = { action: (name) => `crm.${name}`, agentId: 'support-bot', wait: 5 * 60_000 };
+ */
+export interface WrapperGuardOptions {
+  /** The Holdpoint action for a tool name (default: the tool name itself). */
+  action?: (toolName: string) => string;
+  /** Default: the client's `agentId`. */
+  agentId?: string;
+  context?: Record<string, unknown>;
+  /** Block until a human decides (`true` until the deadline, or ms). Default: do not wait; a parked call answers `pending`. */
+  wait?: WaitOption;
+  timeoutSeconds?: number;
+  callbackUrl?: string;
+  leaseSeconds?: number;
+}
+
 export type BlockedStatus = 'denied' | 'rejected' | 'pending' | 'timeout' | 'claimed' | 'cancelled';
 
 /**

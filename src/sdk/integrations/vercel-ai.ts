@@ -4,9 +4,9 @@
 // set comes back with exactly the type it went in with.
 import type { Holdpoint } from '../client.ts';
 import type { HoldpointError } from '../errors.ts';
-import type { Permit, WaitOption } from '../types.ts';
+import type { Permit } from '../types.ts';
 import { runUnderPermit } from '../permit.ts';
-import { blockedOutcome, paramsOf, type BlockedStatus } from './outcome.ts';
+import { blockedOutcome, paramsOf, type BlockedStatus, type WrapperGuardOptions } from './outcome.ts';
 
 /**
  * Anything shaped like an `ai` tool: only `execute` matters here (a tool
@@ -44,17 +44,7 @@ export interface BlockedToolCall {
  * @example
  * const opts: GuardToolsOptions = { action: (name) => `crm.${name}`, wait: 10 * 60_000, onBlocked: (b) => ({ blocked: b.status, message: b.message }) };
  */
-export interface GuardToolsOptions {
-  /** The Holdpoint action for a tool name (default: the tool name itself). */
-  action?: (toolName: string) => string;
-  /** Default: the client's `agentId`. */
-  agentId?: string;
-  context?: Record<string, unknown>;
-  /** Block until a human decides (`true` until the deadline, or ms). Default: do not wait; a parked call answers `pending`. */
-  wait?: WaitOption;
-  timeoutSeconds?: number;
-  callbackUrl?: string;
-  leaseSeconds?: number;
+export interface GuardToolsOptions extends WrapperGuardOptions {
   /** Only guard these tool names; the others pass through untouched. Default: every tool with an `execute`. */
   only?: string[];
   /**
