@@ -29,6 +29,7 @@ export const ConfigSchema = z.object({
   HOLDPOINT_MAX_BODY_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
   HOLDPOINT_SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
   HOLDPOINT_DB_POOL: int(10, 1, 200),
+  HOLDPOINT_UI_SESSION_HOURS: int(12, 1, 24 * 30),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 

@@ -14,6 +14,7 @@ import { agentRoutes } from './routes/agent.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { humanlayerRoutes } from './routes/humanlayer.ts';
 import { decisionRoutes } from './routes/decisions.ts';
+import { uiRoutes } from '../ui/routes.tsx';
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -48,6 +49,10 @@ export function createApp(deps: AppDeps) {
       clock: deps.clock,
     }),
   );
+
+  // The web inbox: its own session auth (a cookie, not the API key).
+  app.use('/ui/*', limit);
+  app.route('/', uiRoutes({ ...deps, sessionTtlMs: deps.config.HOLDPOINT_UI_SESSION_HOURS * 3_600_000, publicUrl: deps.config.HOLDPOINT_PUBLIC_URL }));
 
   app.use('/v1/*', limit);
   app.use('/humanlayer/*', limit);

@@ -2,6 +2,9 @@ import { chainHash, eventContent, type ChainEvent } from '../approvals/chain.ts'
 import type { AuditRecord } from '../approvals/transition.ts';
 import type { Sql, Tx } from './client.ts';
 
+/** The NOTIFY channel the chainer speaks on (payload: tenant id); see services/notifier.ts. */
+export const CHAIN_CHANNEL = 'holdpoint_chain';
+
 export interface EventRow {
   id: string;
   tenant_id: string;
@@ -64,6 +67,8 @@ export async function chainTenant(sql: Sql, tenantId: string, limit = 1_000): Pr
                    unnest(${prevs as string[]}::text[]) AS prev, unnest(${hashes}::text[]) AS hash) v
       WHERE e.id = v.id`;
     await tx`UPDATE tenants SET chain_seq = ${seq}, chain_head = decode(${prev}, 'hex') WHERE id = ${tenantId}`;
+    // Heard at commit by every process's notifier: live feeds read on from their seq.
+    await tx`SELECT pg_notify(${CHAIN_CHANNEL}, ${tenantId})`;
     return rows.length;
   });
 }

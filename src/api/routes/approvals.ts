@@ -6,6 +6,7 @@ import type { AppDeps } from '../deps.ts';
 import type { AppEnv, Auth } from '../env.ts';
 import { validationHook } from '../errors.ts';
 import { allow } from '../middleware/auth.ts';
+import { parseLastEventId, tenantStream } from '../stream.ts';
 import { ApprovalSchema, IdParam, Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
 
 const EventSchema = z.object({
@@ -126,7 +127,7 @@ const events = createRoute({
 });
 
 /** Who is deciding: a key bound to an approver identity decides as that identity. */
-function approverFor(auth: Auth, claimed: string | undefined): string {
+export function approverFor(auth: Auth, claimed: string | undefined): string {
   if (auth.approver) {
     if (claimed && claimed !== auth.approver) {
       throw new AppError('forbidden', `this key decides as ${auth.approver}; it cannot decide as ${claimed}`);
@@ -141,6 +142,14 @@ const actor = (auth: Auth) => `key:${auth.key_prefix}`;
 export function approvalRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const s = deps.service;
+
+  // The tenant's live feed (Server-Sent Events; see ../stream.ts). Not in the
+  // OpenAPI document: it is a stream, not a JSON response.
+  app.get('/v1/stream', (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'approver');
+    return tenantStream(c, deps, auth.tenant_id, parseLastEventId(c.req.header('last-event-id')));
+  });
 
   app.openapi(get, async (c) => {
     const auth = c.get('auth');
