@@ -30,6 +30,7 @@ export const ConfigSchema = z.object({
   HOLDPOINT_SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
   HOLDPOINT_DB_POOL: int(10, 1, 200),
   HOLDPOINT_UI_SESSION_HOURS: int(12, 1, 24 * 30),
+  HOLDPOINT_STREAM_HEARTBEAT_MS: int(15_000, 100, 300_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 

@@ -22,7 +22,7 @@ export interface StreamDeps {
   sql: Sql;
   notifier: Notifier;
   log: Logger;
-  heartbeatMs?: number;
+  config: { HOLDPOINT_STREAM_HEARTBEAT_MS: number };
 }
 
 const BATCH = 200;
@@ -47,7 +47,7 @@ export function parseLastEventId(raw: string | undefined): number | null {
 }
 
 export function tenantStream(c: Context, deps: StreamDeps, tenantId: string, lastEventId: number | null) {
-  const heartbeatMs = deps.heartbeatMs ?? 15_000;
+  const heartbeatMs = deps.config.HOLDPOINT_STREAM_HEARTBEAT_MS;
   return streamSSE(
     c,
     async (stream) => {

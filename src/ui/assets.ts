@@ -41,6 +41,7 @@ ul.reasons { margin:0; padding-left:1.1rem; }
 .flash.error { border-color:#ff8182; background:#ffebe9; } .flash.ok { border-color:#4ac26b; background:#dafbe1; }
 .grid2 { display:grid; grid-template-columns: minmax(0,3fr) minmax(0,2fr); gap:1.5rem; }
 .card { border:1px solid var(--line); border-radius:8px; padding:1rem; margin-bottom:1rem; }
+.card > h2:first-child { margin-top:0; }
 .decide textarea { width:100%; min-height:4rem; } .decide .actions { display:flex; gap:.75rem; margin-top:.5rem; }
 ol.audit { list-style:none; padding:0; margin:0; } ol.audit li { padding:.4rem 0; border-bottom:1px solid var(--line); }
 .chain.ok { color:var(--ok); font-weight:600; } .chain.broken { color:var(--bad); font-weight:600; }

@@ -158,6 +158,7 @@ export function uiRoutes(deps: AppDeps & { sessionTtlMs: number; publicUrl?: str
   ui.get('/ui/assets/app.css', (c) => c.body(CSS, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }));
   ui.get('/ui/assets/app.js', (c) => c.body(JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300' }));
   ui.get('/ui', (c) => c.redirect('/ui/inbox', 302));
+  ui.get('/ui/', (c) => c.redirect('/ui/inbox', 302));
 
   // --- signing in and out --------------------------------------------------
 

@@ -19,7 +19,7 @@ const POLICY = {
 };
 
 beforeAll(async () => {
-  h = await createHarness({ workers: true });
+  h = await createHarness({ workers: true, env: { HOLDPOINT_STREAM_HEARTBEAT_MS: '200' } });
   t = await h.tenant('acme');
   other = await h.tenant('globex');
   await h.setPolicy(t, POLICY);
@@ -470,6 +470,23 @@ describe('the live feed', () => {
     const again = await h.app.request('/v1/stream', { headers: { authorization: `Bearer ${tl.approver}`, 'last-event-id': start } });
     const replayed = await readEvents(again, (e) => e.filter((x) => x.event === 'change').flatMap((x) => x.data.events).length >= all.length);
     expect(replayed.filter((x) => x.event === 'change').flatMap((x) => x.data.events.map((e: any) => e.id))).toEqual(all.map((e: any) => e.id));
+  });
+
+  it('sends a keep-alive comment every heartbeat while nothing happens', async () => {
+    const res = await h.app.request('/v1/stream', { headers: { authorization: `Bearer ${t.approver}` } });
+    const reader = res.body!.getReader();
+    let text = '';
+    while ((text.match(/^: keep-alive$/gm) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    expect(text).toMatch(/^event: ready\ndata: \{"seq":\d+\}\nid: \d+\nretry: 2000$/m);
+  });
+
+  it('tells a client too far ahead (or behind) to reset instead of replaying', async () => {
+    const res = await h.app.request('/v1/stream', { headers: { authorization: `Bearer ${t.approver}`, 'last-event-id': '999999999' } });
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    expect(first).toMatch(/^event: reset\ndata: \{"seq":\d+\}\nid: \d+\n/);
   });
 
   it('is for approvers: an agent key gets 403, the inbox stream needs a session', async () => {
