@@ -122,10 +122,14 @@ export const JS = `
     const area = document.getElementById('approval-live');
     const typed = area && area.querySelector('textarea');
     const keep = typed ? typed.value : '';
+    const focused = document.activeElement && area.contains(document.activeElement) ? document.activeElement.id || document.activeElement.getAttribute('value') : null;
     const fresh = fromHtml(res.html);
     area.replaceWith(fresh);
     const ta = fresh.querySelector('textarea');
     if (ta && keep) ta.value = keep;
+    // Whoever was typing or about to click keeps their place.
+    const back = focused && (fresh.querySelector('#' + CSS.escape(focused)) || fresh.querySelector('button[value="' + focused + '"]'));
+    if (back) back.focus();
     const a = approvals.find((x) => x.id === id);
     say('This request is now ' + a.status + (a.decided_by ? ' (by ' + a.decided_by + ')' : ''));
     tick();

@@ -38,6 +38,7 @@ beforeAll(async () => {
     rules: [
       { name: 'payments over $100', match: { action: 'payment.send', when: { 'params.amount': { gt: 100 } } }, decision: 'require_approval', reason: 'payments over $100 need a person', approval: { timeout_seconds: 1800 } },
       { name: 'deletes', match: { action: 'db.delete' }, decision: 'require_approval', reason: 'destructive', approval: { timeout_seconds: 600 } },
+      { name: 'two keys', match: { action: 'vault.open' }, decision: 'require_approval', reason: 'two people must agree', approval: { required_approvals: 2 } },
     ],
   });
   expect(put.status).toBe(200);
@@ -156,6 +157,28 @@ describe('the web inbox in Chromium', () => {
     expect(await bob.textContent('main')).toContain('You are signed out.');
     await bob.goto(`${fx.base}/ui/inbox`);
     expect(bob.url()).toContain('/ui/login');
+    await alice.context().close();
+    await bob.context().close();
+  });
+
+  it('a vote arriving while someone types keeps their text and their focus', async () => {
+    const alice = await signIn(keys.approver);
+    const bob = await signIn((keys as Record<string, string>).bob!);
+    const a = await guard('vault.open', { vault: 'prod-secrets' });
+    await bob.goto(`${fx.base}/ui/approvals/${a.id}`);
+    await live(bob);
+    await bob.click('#reason');
+    await bob.keyboard.type('checking the ticket');
+    await alice.goto(`${fx.base}/ui/approvals/${a.id}`);
+    await alice.click('button.approve');
+    await alice.waitForURL(/done=voted$/);
+    await bob.waitForFunction(() => document.querySelector('#status')?.closest('section')?.textContent?.includes('Approvals: 1 of 2 needed'), undefined, { timeout: 10_000 });
+    expect(await bob.inputValue('#reason')).toBe('checking the ticket');
+    expect(await bob.evaluate(() => document.activeElement?.id)).toBe('reason');
+    await bob.keyboard.type(', fine');
+    await bob.click('button.approve');
+    await bob.waitForURL(/done=approved$/);
+    expect(await bob.textContent('#outcome')).toContain('checking the ticket, fine');
     await alice.context().close();
     await bob.context().close();
   });
