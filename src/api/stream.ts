@@ -5,7 +5,8 @@
 // (the seq is given at chaining time, in the order events became visible, so
 // a late commit is never skipped). Messages:
 //   ready   {seq}                 — the feed starts after this seq
-//   change  {approvals, events}   — id: the batch's last seq
+//   change  {approvals, events}   — id: the batch's last seq; events carry
+//                                   their seq, prev_hash and hash
 //   reset   {seq}                 — too far behind to replay: reload instead
 // A comment line every `heartbeatMs` keeps proxies from closing the socket.
 import type { Context } from 'hono';
@@ -13,7 +14,7 @@ import { streamSSE } from 'hono/streaming';
 import { renderApproval, type ApprovalView } from '../approvals/render.ts';
 import { votesFor } from '../db/approvals.ts';
 import type { Sql } from '../db/client.ts';
-import { eventsForTenant } from '../db/events.ts';
+import { eventsForTenant, toChainEvent } from '../db/events.ts';
 import { approvalsByIds, chainHead } from '../db/inbox.ts';
 import type { Logger } from '../log.ts';
 import type { Notifier } from '../services/notifier.ts';
@@ -28,17 +29,6 @@ export interface StreamDeps {
 const BATCH = 200;
 /** Further behind than this and the client is told to reload rather than replay. */
 const MAX_REPLAY = 5_000;
-
-export interface FeedEvent {
-  seq: number;
-  id: string;
-  approval_id: string | null;
-  type: string;
-  actor: string;
-  channel: string;
-  data: Record<string, unknown>;
-  created_at: string;
-}
 
 /** Last-Event-ID as a chain seq, or null when absent or not one of ours. */
 export function parseLastEventId(raw: string | undefined): number | null {
@@ -92,17 +82,8 @@ export function tenantStream(c: Context, deps: StreamDeps, tenantId: string, las
             const approvals = await approvalsByIds(deps.sql, tenantId, ids);
             const votes = await votesFor(deps.sql, ids);
             const views: ApprovalView[] = approvals.map((a) => renderApproval(a, votes.get(a.id) ?? []));
-            const events: FeedEvent[] = rows.map((r) => ({
-              seq: Number(r.seq),
-              id: r.id,
-              approval_id: r.approval_id,
-              type: r.type,
-              actor: r.actor,
-              channel: r.channel,
-              data: r.data,
-              created_at: r.created_at.toISOString(),
-            }));
-            seq = events[events.length - 1]!.seq;
+            const events = rows.map(toChainEvent);
+            seq = Number(rows[rows.length - 1]!.seq);
             await stream.writeSSE({ event: 'change', id: String(seq), data: JSON.stringify({ approvals: views, events }) });
             if (rows.length < BATCH) break;
           }

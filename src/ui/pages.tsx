@@ -45,30 +45,25 @@ export const ErrorPage: FC<{ viewer?: Viewer | undefined; title: string; message
   </Layout>
 );
 
+/** A filter's dropdown: "any", the values seen lately, and the current one even if it is not among them. */
+const Choice: FC<{ label: string; name: string; values: string[]; current: string | undefined }> = (p) => (
+  <label>
+    {p.label}
+    <select name={p.name}>
+      <option value="">any</option>
+      {[...new Set([...p.values, ...(p.current ? [p.current] : [])])].map((v) => (
+        <option value={v} selected={v === p.current}>
+          {v}
+        </option>
+      ))}
+    </select>
+  </label>
+);
+
 const FilterForm: FC<{ action: string; f: Filters; facets: { actions: string[]; agents: string[] }; statuses: readonly string[]; anyStatus?: boolean }> = (p) => (
   <form class="filters" method="get" action={p.action} role="search" aria-label="Filter">
-    <label>
-      Action
-      <select name="action">
-        <option value="">any</option>
-        {[...new Set([...p.facets.actions, ...(p.f.action ? [p.f.action] : [])])].map((a) => (
-          <option value={a} selected={a === p.f.action}>
-            {a}
-          </option>
-        ))}
-      </select>
-    </label>
-    <label>
-      Agent
-      <select name="agent_id">
-        <option value="">any</option>
-        {[...new Set([...p.facets.agents, ...(p.f.agent_id ? [p.f.agent_id] : [])])].map((a) => (
-          <option value={a} selected={a === p.f.agent_id}>
-            {a}
-          </option>
-        ))}
-      </select>
-    </label>
+    <Choice label="Action" name="action" values={p.facets.actions} current={p.f.action} />
+    <Choice label="Agent" name="agent_id" values={p.facets.agents} current={p.f.agent_id} />
     <label>
       Status
       <select name="status">

@@ -1,6 +1,7 @@
 // The web inbox through app.request(): sign-in and sessions, CSRF, tenant
 // isolation, every form error, the pages' content, CSV, and the live feed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../src/approvals/chain.ts';
 import { createHarness, type Harness, type TenantKeys } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/receiver.ts';
 
@@ -448,7 +449,8 @@ describe('the live feed', () => {
     expect(first.status).toBe(200);
     expect(first.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const mine = (async () => {
-      return readEvents(first, (evs) => evs.some((e) => e.event === 'change' && e.data.approvals.some((a: any) => a.status === 'approved')));
+      // Views are current state, so the first batch may already show `approved`: wait for the event itself.
+      return readEvents(first, (evs) => evs.some((e) => e.event === 'change' && e.data.events.some((x: any) => x.type === 'approved')));
     })();
     await new Promise((r) => setTimeout(r, 200));
     const theirs = await park(other); // another tenant: must not appear
@@ -465,6 +467,8 @@ describe('the live feed', () => {
     const seqs = all.map((e: any) => e.seq);
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
     expect(Number(changes.at(-1)!.id)).toBe(seqs.at(-1));
+    // The events carry their hashes: a client can check the chain it was sent.
+    expect(verifyChain(all, { contiguous: true })).toMatchObject({ intact: true, checked: all.length });
 
     // A client that was gone since `start` gets exactly what it missed.
     const again = await h.app.request('/v1/stream', { headers: { authorization: `Bearer ${tl.approver}`, 'last-event-id': start } });
