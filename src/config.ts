@@ -32,6 +32,12 @@ export const ConfigSchema = z.object({
   HOLDPOINT_UI_SESSION_HOURS: int(12, 1, 24 * 30),
   HOLDPOINT_STREAM_HEARTBEAT_MS: int(15_000, 100, 300_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** When set, /metrics also answers on this port (the only way to scrape a --worker process). */
+  HOLDPOINT_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** When set, /metrics requires `Authorization: Bearer <token>`. */
+  HOLDPOINT_METRICS_TOKEN: z.string().regex(/^[A-Za-z0-9._~+/-]+=*$/, 'a bearer token: letters, digits and . _ ~ + / - only').optional(),
+  /** /readyz fails when a queue's oldest due job has waited longer than this (0: no queue check). */
+  HOLDPOINT_READY_MAX_QUEUE_AGE_MS: int(60_000, 0, 86_400_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
 import type { Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { createProducerConnection } from './queue/connection.ts';
 import { createQueues, type Queues } from './queue/queues.ts';
 import { createApprovalService, type ApprovalService } from './services/approvals.ts';
@@ -28,6 +29,8 @@ export interface Runtime {
   /** Slack Web API, or null when SLACK_BOT_TOKEN is not set. */
   slack: SlackApi | null;
   log: Logger;
+  /** This runtime's Prometheus registry and instruments (GET /metrics). */
+  metrics: Metrics;
   clock: () => Date;
   close(): Promise<void>;
 }
@@ -39,9 +42,10 @@ export function createRuntime(config: Config, log: Logger, clock: () => Date = (
   const queues = createQueues(redis, config.HOLDPOINT_QUEUE_PREFIX, { maxAttempts: config.HOLDPOINT_WEBHOOK_MAX_ATTEMPTS + 5 });
   const policies = createPolicyStore(sql, clock);
   const notifier = createNotifier(sql, log);
+  const metrics = createMetrics({ sql, queues, log });
   const counters = createCounterStore(redis, config.HOLDPOINT_QUEUE_PREFIX);
   const evaluator = createEvaluator({ policies, counters, log, clock });
-  const service = createApprovalService({ sql, queues, policies, notifier, log, clock, evaluator, redisReady: () => redis.status === 'ready', slackEnabled: Boolean(config.SLACK_BOT_TOKEN) });
+  const service = createApprovalService({ sql, queues, policies, notifier, log, clock, evaluator, redisReady: () => redis.status === 'ready', slackEnabled: Boolean(config.SLACK_BOT_TOKEN), metrics });
   const slack = createSlackClient(config);
   const questions = createQuestionService({ sql, queues, policies, log, clock, slackEnabled: Boolean(config.SLACK_BOT_TOKEN), redisReady: () => redis.status === 'ready' });
   return {
@@ -57,6 +61,7 @@ export function createRuntime(config: Config, log: Logger, clock: () => Date = (
     notifier,
     service,
     log,
+    metrics,
     clock,
     async close() {
       await notifier.close();

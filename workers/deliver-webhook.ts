@@ -8,6 +8,7 @@ import type { Sql } from '../src/db/client.ts';
 import { getTenant } from '../src/db/tenants.ts';
 import * as webhooksDb from '../src/db/webhooks.ts';
 import type { Logger } from '../src/log.ts';
+import type { Metrics } from '../src/metrics.ts';
 import { DeliverJob } from '../src/queue/queues.ts';
 import { postWebhook } from '../src/webhooks/deliver.ts';
 import { retryDelayMs, webhookHeaders } from '../src/webhooks/sign.ts';
@@ -20,10 +21,13 @@ export interface DeliverDeps {
   timeoutMs: number;
   retryBaseMs: number;
   maxAttempts: number;
+  /** Counts each attempt by result (holdpoint_webhook_deliveries_total). */
+  metrics?: Pick<Metrics, 'webhookDelivery'> | undefined;
 }
 
 export function createDeliverProcessor(deps: DeliverDeps) {
   const { sql } = deps;
+  const count = (result: Parameters<Metrics['webhookDelivery']>[0]) => deps.metrics?.webhookDelivery(result);
   return async (job: Job) => {
     const parsed = DeliverJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`bad deliver job payload: ${parsed.error.message}`);
@@ -41,6 +45,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           next_attempt_at: null,
           now: deps.clock(),
         });
+        count('endpoint_disabled');
         return { skipped: 'endpoint_disabled' };
       }
     }
@@ -62,10 +67,12 @@ export function createDeliverProcessor(deps: DeliverDeps) {
     switch (outcome.kind) {
       case 'delivered':
         await webhooksDb.recordAttempt(sql, d.id, { status: 'delivered', status_code: outcome.status, error: null, next_attempt_at: null, now: at });
+        count('delivered');
         return { delivered: true, status: outcome.status };
       case 'gone':
         await webhooksDb.recordAttempt(sql, d.id, { status: 'failed', status_code: 410, error: 'receiver answered 410 Gone', next_attempt_at: null, now: at });
         if (d.endpoint_id) await webhooksDb.disableEndpoint(sql, d.endpoint_id, 'receiver answered 410 Gone');
+        count('gone');
         return { delivered: false, status: 410 };
       case 'rejected':
         await webhooksDb.recordAttempt(sql, d.id, {
@@ -75,15 +82,18 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           next_attempt_at: null,
           now: at,
         });
+        count('rejected');
         return { delivered: false, status: outcome.status };
       case 'retry': {
         if (attempt >= deps.maxAttempts) {
           await webhooksDb.recordAttempt(sql, d.id, { status: 'dead', status_code: outcome.status, error: outcome.error, next_attempt_at: null, now: at });
           deps.log.warn('webhook delivery is dead after its last attempt', { delivery_id: d.id, attempts: attempt });
+          count('dead');
           return { delivered: false, dead: true };
         }
         const next = new Date(at.getTime() + retryDelayMs(attempt, deps.retryBaseMs, d.id));
         await webhooksDb.recordAttempt(sql, d.id, { status: 'pending', status_code: outcome.status, error: outcome.error, next_attempt_at: next, now: at });
+        count('retry');
         // BullMQ retries with the same delay (see backoffStrategy in workers/main.ts).
         throw new Error(`delivery attempt ${attempt} failed: ${outcome.error}`);
       }

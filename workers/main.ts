@@ -4,6 +4,7 @@
 import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Sql } from '../src/db/client.ts';
 import type { Logger } from '../src/log.ts';
+import type { Metrics } from '../src/metrics.ts';
 import { QUEUE_NAMES, jobIds, type Queues } from '../src/queue/queues.ts';
 import type { ApprovalService } from '../src/services/approvals.ts';
 import { retryDelayMs } from '../src/webhooks/sign.ts';
@@ -22,6 +23,8 @@ export interface WorkerDeps {
   /** Slack, when configured; without it no notify-slack worker runs. */
   slack: SlackApi | null;
   log: Logger;
+  /** Operator metrics (webhook deliveries, reconciler repairs); optional for callers that do not scrape. */
+  metrics?: Metrics | undefined;
   clock: () => Date;
   config: {
     HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: boolean;
@@ -55,6 +58,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     log: log.child({ worker: 'reconcile' }),
     clock: deps.clock,
     intervalMs: config.HOLDPOINT_RECONCILE_INTERVAL_MS,
+    metrics: deps.metrics,
   };
 
   const expire = new Worker(QUEUE_NAMES.expire, createExpireProcessor({ service: deps.service }), {
@@ -73,6 +77,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       timeoutMs: config.HOLDPOINT_WEBHOOK_TIMEOUT_MS,
       retryBaseMs: config.HOLDPOINT_WEBHOOK_RETRY_BASE_MS,
       maxAttempts: config.HOLDPOINT_WEBHOOK_MAX_ATTEMPTS,
+      metrics: deps.metrics,
     }),
     {
       connection,

@@ -12,6 +12,7 @@ import type { Sql } from '../src/db/client.ts';
 import { chainAll, tenantsWithUnchained } from '../src/db/events.ts';
 import { overdueDeliveries } from '../src/db/webhooks.ts';
 import type { Logger } from '../src/log.ts';
+import type { Metrics } from '../src/metrics.ts';
 import { jobIds, type Queues } from '../src/queue/queues.ts';
 import type { ApprovalService } from '../src/services/approvals.ts';
 
@@ -23,6 +24,8 @@ export interface ReconcileDeps {
   log: Logger;
   clock: () => Date;
   intervalMs: number;
+  /** Counts repairs by kind (holdpoint_reconciler_repairs_total). */
+  metrics?: Pick<Metrics, 'reconcilerRepaired'> | undefined;
 }
 
 export interface ReconcileReport {
@@ -134,6 +137,7 @@ export async function reconcile(deps: ReconcileDeps, opts: { rebuildAll?: boolea
   }
 
   const repaired = report.expired + report.leases_released + report.expiry_jobs_added + report.deliveries_requeued + report.slack_jobs_added;
+  deps.metrics?.reconcilerRepaired({ ...report });
   if (repaired > 0) deps.log.info('reconciler repaired state', { ...report });
   return report;
 }

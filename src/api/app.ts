@@ -2,12 +2,15 @@
 // createApp(deps) builds the real thing; tests call app.request() on it.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
+import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
+import { metricsAuthorized, within, type Metrics } from '../metrics.ts';
 import { pingRedis } from '../queue/connection.ts';
 import type { AppDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
 import { errorHandler, validationHook } from './errors.ts';
 import { authenticate } from './middleware/auth.ts';
+import { requestId } from './middleware/request-id.ts';
 import { slackInteractions } from '../slack/interactions.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agent.ts';
@@ -16,17 +19,42 @@ import { humanlayerRoutes } from './routes/humanlayer.ts';
 import { decisionRoutes } from './routes/decisions.ts';
 import { uiRoutes } from '../ui/routes.tsx';
 
-export function createApp(deps: AppDeps) {
+/** What the operator routes (/metrics, /readyz) need beyond the resource routes. */
+type OperatorDeps = { metrics: Metrics; config: Pick<Config, 'HOLDPOINT_METRICS_TOKEN' | 'HOLDPOINT_READY_MAX_QUEUE_AGE_MS'> };
+
+export function createApp(deps: AppDeps & OperatorDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(errorHandler(deps.log));
   app.notFound((c) => c.json(new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`).toJSON(), 404));
 
+  // First, so every request below has its id, its logger and its access line.
+  app.use('*', requestId({ log: deps.log, metrics: deps.metrics }));
+
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {
-    const checks = await Promise.allSettled([deps.sql`SELECT 1`, pingRedis(deps.redis, 2_000)]);
-    const [pg, redis] = checks.map((r) => (r.status === 'fulfilled' ? 'ok' : 'unavailable'));
-    const ok = pg === 'ok' && redis === 'ok';
-    return c.json({ ok, postgres: pg, redis }, ok ? 200 : 503);
+    // Each check is bounded (2 s), so a hung dependency answers 503, not a probe timeout.
+    const maxAge = deps.config.HOLDPOINT_READY_MAX_QUEUE_AGE_MS;
+    const [pgCheck, redisCheck, queueCheck] = await Promise.allSettled([
+      within(deps.sql`SELECT 1`, 2_000, 'Postgres'),
+      pingRedis(deps.redis, 2_000),
+      maxAge > 0 ? deps.metrics.stalledQueues(maxAge) : Promise.resolve([]),
+    ]);
+    const pg = pgCheck.status === 'fulfilled' ? 'ok' : 'unavailable';
+    const redis = redisCheck.status === 'fulfilled' ? 'ok' : 'unavailable';
+    // A due job that waited longer than the limit means no worker is taking that queue's jobs.
+    const stalled = queueCheck.status === 'fulfilled'
+      ? queueCheck.value.map((s) => ({ queue: s.queue, oldest_waiting_ms: s.oldest_waiting_ms, waiting: s.waiting, overdue_delayed: s.overdue_delayed }))
+      : undefined;
+    const queues = !stalled ? 'unknown' : stalled.length > 0 ? 'stalled' : 'ok';
+    const ok = pg === 'ok' && redis === 'ok' && queues !== 'stalled';
+    return c.json({ ok, postgres: pg, redis, queues, ...(stalled?.length ? { stalled } : {}) }, ok ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => {
+    if (!metricsAuthorized(c.req.header('authorization'), deps.config.HOLDPOINT_METRICS_TOKEN)) {
+      throw new AppError('unauthorized', 'GET /metrics needs Authorization: Bearer <HOLDPOINT_METRICS_TOKEN>');
+    }
+    const { contentType, body } = await deps.metrics.render();
+    return c.body(body, 200, { 'content-type': contentType });
   });
 
   const limit = bodyLimit({

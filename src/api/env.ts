@@ -1,4 +1,5 @@
 import type { Role } from '../db/keys.ts';
+import type { Logger } from '../log.ts';
 
 export interface Auth {
   tenant_id: string;
@@ -9,4 +10,5 @@ export interface Auth {
   approver: string | null;
 }
 
-export type AppEnv = { Variables: { auth: Auth; requestId: string } };
+/** requestId and log (a child logger carrying request_id) are set by the request-id middleware on every request. */
+export type AppEnv = { Variables: { auth: Auth; requestId: string; log: Logger } };

@@ -29,12 +29,14 @@ export function toAppError(err: unknown): AppError | undefined {
 
 export function errorHandler(log: Logger) {
   return (err: unknown, c: Context) => {
+    // The request's own logger (request-id middleware) carries its request_id.
+    const rlog: Logger = (c.get('log') as Logger | undefined) ?? log;
     const app = toAppError(err);
     if (app) {
-      if (app.code === 'dependency_unavailable') log.warn('dependency unavailable', { err, path: c.req.path });
+      if (app.code === 'dependency_unavailable') rlog.warn('dependency unavailable', { err, path: c.req.path });
       return c.json(app.toJSON(), app.status as 400);
     }
-    log.error('unhandled error', { err, path: c.req.path, method: c.req.method });
+    rlog.error('unhandled error', { err, path: c.req.path, method: c.req.method });
     return c.json(new AppError('internal_error', 'internal error').toJSON(), 500);
   };
 }

@@ -20,6 +20,7 @@ import { insertDeliveries } from '../db/webhooks.ts';
 import { AppError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { defaultRouting } from '../policy/evaluate.ts';
 import type { Evaluator } from './evaluator.ts';
 import { jobIds, type Queues } from '../queue/queues.ts';
@@ -40,6 +41,8 @@ export interface ServiceDeps {
   slackEnabled?: boolean;
   /** Policy evaluation with the stateful guards' counters. */
   evaluator: Evaluator;
+  /** Operator metrics: human votes and time to decision. */
+  metrics?: Pick<Metrics, 'vote'> | undefined;
 }
 
 /** How long a request waits for its after-commit enqueues before answering anyway. */
@@ -329,6 +332,11 @@ export function createApprovalService(deps: ServiceDeps) {
       const slack = row.routing?.slack_channel ? { first: false, version: now } : undefined;
       return { kind: 'changed' as const, view: v, pending: { tenantId: row.tenant_id, slack, deliveries, effects: r.effects, approvalId: id } satisfies Pending };
     });
+    if (event.type === 'vote' && deps.metrics) {
+      const v = out.kind === 'changed' ? out.view : undefined;
+      const outcome = out.kind === 'refused' ? 'refused' : !v ? 'duplicate' : v.status === 'approved' || v.status === 'rejected' ? v.status : 'voted';
+      deps.metrics.vote({ channel: event.channel, outcome, created_at: v && new Date(v.created_at), decided_at: v?.decided_at ? new Date(v.decided_at) : undefined });
+    }
     if (out.kind === 'changed') {
       await dispatch(out.pending);
       await budgetAfter(out.view, out.pending.tenantId, costOf(event));
