@@ -135,9 +135,15 @@ export const Reasons: FC<{ reasons: unknown[] }> = (p) =>
     <span class="muted">—</span>
   ) : (
     <ul class="reasons">
-      {p.reasons.map((r) => (
-        <li>{reasonText(r)}</li>
-      ))}
+      {p.reasons.map((r) => {
+        const { text, source } = reasonText(r);
+        return (
+          <li>
+            {text}
+            {source && <span class="muted small"> ({source})</span>}
+          </li>
+        );
+      })}
     </ul>
   );
 

@@ -32,15 +32,16 @@ export function csvRow(values: readonly unknown[]): string {
 /** Strings longer than this are folded behind a <details> in the params view. */
 export const FOLD_AT = 120;
 
-/** A policy reason, whatever shape the engine gave it, as one line of text. */
-export function reasonText(r: unknown): string {
-  if (typeof r === 'string') return r;
+/** A policy reason, whatever shape the engine gave it: what it says, and which rule or guard said it. */
+export function reasonText(r: unknown): { text: string; source: string | null } {
+  if (typeof r === 'string') return { text: r, source: null };
   if (r && typeof r === 'object') {
     const o = r as Record<string, unknown>;
     const text = o.message ?? o.reason ?? o.description;
     const who = o.rule ?? o.guard ?? o.name;
-    if (typeof text === 'string') return typeof who === 'string' && who !== text ? `${who}: ${text}` : text;
-    if (typeof who === 'string') return who;
+    const source = typeof who === 'string' ? who : null;
+    if (typeof text === 'string') return { text, source: source === text ? null : source };
+    if (source) return { text: source, source: null };
   }
-  return JSON.stringify(r);
+  return { text: JSON.stringify(r), source: null };
 }

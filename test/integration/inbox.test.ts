@@ -194,7 +194,7 @@ describe('the inbox', () => {
     expect(r.status).toBe(200);
     expect(r.html.indexOf(`row-${sooner.id}`)).toBeGreaterThan(0);
     expect(r.html.indexOf(`row-${sooner.id}`)).toBeLessThan(r.html.indexOf(`row-${later.id}`));
-    expect(r.html).toContain('big payments');
+    expect(r.html).toMatch(/<li>[^<]+<span class="muted small"> \(big payments\)<\/span><\/li>/);
     expect(r.html).toContain('acct_42');
     expect(r.html).toContain('billing-bot');
     expect(r.html).toMatch(/data-expires="[^"]+">\d+ min left/);

@@ -33,9 +33,9 @@ describe('inbox formatting', () => {
   });
 
   it('turns engine reasons into one line', () => {
-    expect(reasonText({ source: 'rule', rule: 'big', decision: 'require_approval', message: 'over $100' })).toBe('big: over $100');
-    expect(reasonText({ source: 'default', decision: 'deny', message: 'no rule matched' })).toBe('no rule matched');
-    expect(reasonText('plain')).toBe('plain');
-    expect(reasonText({ guard: 'budget' })).toBe('budget');
+    expect(reasonText({ source: 'rule', rule: 'big', decision: 'require_approval', message: 'over $100' })).toEqual({ text: 'over $100', source: 'big' });
+    expect(reasonText({ source: 'default', decision: 'deny', message: 'no rule matched' })).toEqual({ text: 'no rule matched', source: null });
+    expect(reasonText('plain')).toEqual({ text: 'plain', source: null });
+    expect(reasonText({ guard: 'budget' })).toEqual({ text: 'budget', source: null });
   });
 });
