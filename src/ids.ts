@@ -1,14 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 /**
  * UUIDv7: time-ordered, so new rows land at the right-hand edge of the
- * primary-key index instead of all over it.
+ * primary-key index instead of all over it. The random part (74 bits, as
+ * before) comes from a v4 UUID: Node serves those from a pooled CSPRNG buffer,
+ * which costs far less than a randomBytes() call per id on the hot path.
  */
 export function uuidv7(now: number = Date.now()): string {
-  const b = randomBytes(16);
-  b.writeUIntBE(now, 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  // v4: xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx — keep everything after the version digit.
+  const ms = now.toString(16).padStart(12, '0');
+  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${randomUUID().slice(15)}`;
 }

@@ -1,6 +1,6 @@
 // Starts every BullMQ worker in this process, runs the reconciler once, and
-// (re-)upserts its job scheduler — at boot and every minute, so a Redis that
-// lost everything gets the schedule back without a restart.
+// (re-)upserts its job scheduler — at boot and every reconcile interval (at most
+// a minute), so a Redis that lost everything gets the schedule back without a restart.
 import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Sql } from '../src/db/client.ts';
 import type { Logger } from '../src/log.ts';
@@ -115,7 +115,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       .upsertJobScheduler(jobIds.reconcileScheduler, { every: config.HOLDPOINT_RECONCILE_INTERVAL_MS }, { name: 'reconcile', data: { reason: 'schedule' } })
       .catch((err) => log.warn('could not upsert the reconcile scheduler', { err }));
   await upsertSchedule();
-  const scheduleTimer = setInterval(upsertSchedule, 60_000);
+  // Every reconcile interval (at most a minute): after a FLUSHALL the schedule is
+  // gone, and until it is back nothing repairs what Redis lost. Re-upserting an
+  // existing scheduler keeps its next run where it was, so this never delays it.
+  const scheduleTimer = setInterval(upsertSchedule, Math.min(60_000, config.HOLDPOINT_RECONCILE_INTERVAL_MS));
   scheduleTimer.unref();
 
   const boot = reconcile(rdeps, { rebuildAll: true }).catch((err) => {

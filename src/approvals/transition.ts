@@ -84,6 +84,12 @@ export type TransitionResult =
       vote?: { approver: string; vote: 'approve' | 'reject'; reason: string | null; channel: DecisionChannel };
       events: AuditRecord[];
       effects: Effect[];
+      /**
+       * Write the change, then refuse the event that asked for it: a vote that
+       * arrives after the deadline expires the approval (as the expiry job
+       * would have) and does not count.
+       */
+      refusal?: { code: Refusal; message: string };
     }
   | { ok: false; code: Refusal; message: string };
 
@@ -183,6 +189,14 @@ export function transition(a: ApprovalState, event: TransitionEvent, now: Date):
 
 function vote(a: ApprovalState, e: Extract<TransitionEvent, { type: 'vote' }>, now: Date): TransitionResult {
   if (a.status !== 'pending') return refuse('already_decided', decidedMessage(a));
+  // The deadline is the deadline, whether or not the expiry job has run yet.
+  if (now.getTime() >= a.expires_at.getTime()) {
+    const expired = expire(a, now);
+    if (expired.ok && !expired.noop) {
+      const outcome = expired.patch.status === 'approved' ? 'approved (on_timeout: approve)' : 'expired';
+      return { ...expired, refusal: { code: 'already_decided', message: `approval is already ${outcome}: its deadline passed at ${a.expires_at.toISOString()}` } };
+    }
+  }
   if (e.approver === a.agent_id) return refuse('self_approval', 'an agent cannot approve its own request');
   if (a.approvers.length > 0 && !a.approvers.includes(e.approver)) {
     return refuse('not_an_approver', `${e.approver} is not an approver for this request`);

@@ -91,21 +91,38 @@ export async function getApprovalByKey(tx: Tx, tenantId: string, key: string): P
   return row;
 }
 
+type RowWithVotes = ApprovalRow & { votes: (Omit<VoteRow, 'created_at'> & { created_at: string })[] };
+
+/** The approval's votes as one json column of the same SELECT (alias `a`). */
+const votesColumn = (tx: Tx) => tx`coalesce((
+      SELECT json_agg(json_build_object('approval_id', v.approval_id, 'approver', v.approver, 'vote', v.vote,
+                                        'reason', v.reason, 'channel', v.channel, 'created_at', v.created_at)
+                      ORDER BY v.created_at)
+      FROM approval_votes v WHERE v.approval_id = a.id), '[]'::json) AS votes`;
+
+function splitVotes(found: RowWithVotes | undefined): { row: ApprovalRow; votes: VoteRow[] } | undefined {
+  if (!found) return undefined;
+  const { votes, ...row } = found;
+  return { row: row as ApprovalRow, votes: votes.map((v) => ({ ...v, created_at: new Date(v.created_at) })) };
+}
+
 /**
  * Locks the row for the rest of the transaction (decisions on one approval take
  * turns) and reads its votes, in one round trip.
  */
 export async function lockApproval(tx: Tx, id: string): Promise<{ row: ApprovalRow; votes: VoteRow[] } | undefined> {
-  const [found] = await tx<(ApprovalRow & { votes: (Omit<VoteRow, 'created_at'> & { created_at: string })[] })[]>`
-    SELECT a.*, coalesce((
-      SELECT json_agg(json_build_object('approval_id', v.approval_id, 'approver', v.approver, 'vote', v.vote,
-                                        'reason', v.reason, 'channel', v.channel, 'created_at', v.created_at)
-                      ORDER BY v.created_at)
-      FROM approval_votes v WHERE v.approval_id = a.id), '[]'::json) AS votes
+  const [found] = await tx<RowWithVotes[]>`
+    SELECT a.*, ${votesColumn(tx)}
     FROM approvals a WHERE a.id = ${id} FOR UPDATE OF a`;
-  if (!found) return undefined;
-  const { votes, ...row } = found;
-  return { row: row as ApprovalRow, votes: votes.map((v) => ({ ...v, created_at: new Date(v.created_at) })) };
+  return splitVotes(found);
+}
+
+/** The approval and its votes in one round trip (the long-poll's read after a wake-up). */
+export async function getApprovalWithVotes(tx: Tx, tenantId: string, id: string): Promise<{ row: ApprovalRow; votes: VoteRow[] } | undefined> {
+  const [found] = await tx<RowWithVotes[]>`
+    SELECT a.*, ${votesColumn(tx)}
+    FROM approvals a WHERE a.id = ${id} AND a.tenant_id = ${tenantId}`;
+  return splitVotes(found);
 }
 
 const JSON_COLUMNS = new Set(['result', 'error']);

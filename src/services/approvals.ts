@@ -45,6 +45,9 @@ export interface ServiceDeps {
   metrics?: Pick<Metrics, 'vote'> | undefined;
 }
 
+/** Outcomes after which a budget reservation is settled or released. */
+const SETTLING = new Set<Status>(['rejected', 'expired', 'cancelled', 'completed', 'failed']);
+
 /** How long a request waits for its after-commit enqueues before answering anyway. */
 const ENQUEUE_WAIT_MS = 2_000;
 const CHAIN_DEBOUNCE_MS = 25;
@@ -277,12 +280,12 @@ export function createApprovalService(deps: ServiceDeps) {
   }
 
   /** After an approval's outcome: spend what ran, free what will never run. */
-  async function budgetAfter(approval: ApprovalView, tenantId: string, cost: number | undefined): Promise<void> {
+  async function budgetAfter(approval: ApprovalView, tenantId: string, cost: number | undefined, prefetched?: DecisionRow | null): Promise<void> {
     if (!approval.decision_id) return;
     const released = approval.status === 'rejected' || approval.status === 'expired' || approval.status === 'cancelled';
     const finished = approval.status === 'completed' || approval.status === 'failed';
     if (!released && !finished) return;
-    const d = await decisionsDb.getDecision(sql, tenantId, approval.decision_id);
+    const d = prefetched !== undefined ? prefetched : await decisionsDb.getDecision(sql, tenantId, approval.decision_id);
     if (!d || d.budget_buckets.length === 0) return;
     if (released) await deps.evaluator.release(tenantId, d.id, d.budget_buckets);
     else await settleSpend(d, approval.status as 'completed' | 'failed', cost);
@@ -319,9 +322,13 @@ export function createApprovalService(deps: ServiceDeps) {
         ? [...votes.filter((v) => v.approver !== r.vote!.approver), { approval_id: id, ...r.vote, created_at: now }]
         : votes;
       const v = renderApproval(next, allVotes);
-      const [updated, ...rest] = await Promise.all([
+      // An outcome that settles or releases a budget reservation reads its decision in the same
+      // pipeline, rather than in a round trip of its own after commit (budgetAfter).
+      const settles = Boolean(row.decision_id) && SETTLING.has(next.status);
+      const [updated, decision, ...rest] = await Promise.all([
         // Always written, if only updated_at: a vote that changes no status still changes what Slack shows.
         approvalsDb.updateApproval(tx, id, r.from, r.patch, now),
+        settles ? decisionsDb.getDecision(tx, row.tenant_id, row.decision_id!).then((d) => d ?? null) : Promise.resolve(undefined),
         r.vote ? approvalsDb.upsertVote(tx, { approval_id: id, ...r.vote }, now).then(() => []) : Promise.resolve([]),
         ...record(tx, next, v, r.events, now),
       ]);
@@ -329,18 +336,19 @@ export function createApprovalService(deps: ServiceDeps) {
       // does, roll back rather than keep events for a change that did not happen.
       if (!updated) throw new AppError('already_decided', 'approval changed concurrently');
       const deliveries = (rest as Pending['deliveries'][]).flat();
+      const budget = decision as DecisionRow | null | undefined;
       const slack = row.routing?.slack_channel ? { first: false, version: now } : undefined;
-      return { kind: 'changed' as const, view: v, pending: { tenantId: row.tenant_id, slack, deliveries, effects: r.effects, approvalId: id } satisfies Pending };
+      return { kind: 'changed' as const, view: v, budget, refusal: r.refusal, pending: { tenantId: row.tenant_id, slack, deliveries, effects: r.effects, approvalId: id } satisfies Pending };
     });
     if (event.type === 'vote' && deps.metrics) {
       const v = out.kind === 'changed' ? out.view : undefined;
-      const outcome = out.kind === 'refused' ? 'refused' : !v ? 'duplicate' : v.status === 'approved' || v.status === 'rejected' ? v.status : 'voted';
+      const outcome = out.kind === 'refused' || (out.kind === 'changed' && out.refusal) ? 'refused' : !v ? 'duplicate' : v.status === 'approved' || v.status === 'rejected' ? v.status : 'voted';
       deps.metrics.vote({ channel: event.channel, outcome, created_at: v && new Date(v.created_at), decided_at: v?.decided_at ? new Date(v.decided_at) : undefined });
     }
     if (out.kind === 'changed') {
       await dispatch(out.pending);
-      await budgetAfter(out.view, out.pending.tenantId, costOf(event));
-      return { approval: out.view, changed: true };
+      await budgetAfter(out.view, out.pending.tenantId, costOf(event), out.budget);
+      return { approval: out.view, changed: true, ...(out.refusal ? { refusal: out.refusal } : {}) };
     }
     const approval = renderApproval(out.row, out.votes);
     if (out.kind === 'noop') return { approval, changed: false };
@@ -540,9 +548,11 @@ export function createApprovalService(deps: ServiceDeps) {
         }
         const why = await w.promise;
         if (why === 'closed') break;
-        const next = await approvalsDb.getApproval(sql, tenantId, row.id);
+        // Woken: the row and its votes in one round trip — this read is the long-poll's latency.
+        const next = await approvalsDb.getApprovalWithVotes(sql, tenantId, row.id);
         if (!next) break;
-        row = next;
+        if (next.row.status !== 'pending') return renderApproval(next.row, next.votes);
+        row = next.row;
       }
       return view(sql, row);
     },
@@ -615,7 +625,7 @@ export function createApprovalService(deps: ServiceDeps) {
       if (!row) throw new AppError('not_found', `approval ${id} not found`);
       const votes = (await approvalsDb.votesFor(sql, [id])).get(id) ?? [];
       const r = transition(stateOf(row, votes), { type: 'vote', approver, vote, channel: 'slack' }, clock());
-      return { approval: renderApproval(row, votes), refusal: r.ok ? null : { code: r.code, message: r.message } };
+      return { approval: renderApproval(row, votes), refusal: r.ok ? (r.refusal ?? null) : { code: r.code, message: r.message } };
     },
 
     async releaseLease(id: string): Promise<boolean> {

@@ -483,9 +483,28 @@ describe('open endpoints', () => {
     expect(r.body).toEqual({ ok: true });
   });
 
-  it('GET /readyz is 200 with postgres and redis ok', async () => {
+  it('GET /readyz is 200 with postgres, redis and the queues ok', async () => {
     const r = await h.call('GET', '/readyz', null);
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ ok: true, postgres: 'ok', redis: 'ok' });
+    expect(r.body).toEqual({ ok: true, postgres: 'ok', redis: 'ok', queues: 'ok' });
+  });
+});
+
+describe('the deadline', () => {
+  it('a decision after the deadline is refused and expires the approval, even before the expiry job runs (no workers here)', async () => {
+    const tk = await h.tenant('late-co');
+    await h.setPolicy(tk, { defaults: { decision: 'require_approval', timeout_seconds: 1 } });
+    const g = await h.call('POST', '/v1/guard', tk.agent, { action: 'payment.send', idempotency_key: 'late-1' });
+    expect(g.status).toBe(202);
+    const id = g.body.approval.id as string;
+    await new Promise((r) => setTimeout(r, 1_100));
+    const late = await h.call('POST', `/v1/approvals/${id}/decision`, tk.approver, { decision: 'approve', approver: 'alice' });
+    expect(late.status).toBe(409);
+    expect(late.body.error.code).toBe('already_decided');
+    expect(late.body.error.message).toMatch(/^approval is already expired: its deadline passed at /);
+    const got = await h.call('GET', `/v1/approvals/${id}`, tk.agent);
+    expect(got.body).toMatchObject({ status: 'expired', decided_by: 'system', decision_channel: 'timeout', votes: [] });
+    const types = (await h.rt.sql<{ type: string }[]>`SELECT type FROM approval_events WHERE approval_id = ${id} ORDER BY ord`).map((r) => r.type);
+    expect(types).toEqual(['requested', 'expired']);
   });
 });

@@ -34,6 +34,21 @@ function refusal(r: TransitionResult) {
 }
 
 describe('transition: votes', () => {
+  it('a vote at or after the deadline expires the approval instead, and is refused', () => {
+    for (const v of [approve('alice'), reject('bob')]) {
+      const r = ok(transition(state(), v, at(900)));
+      expect(r.patch).toMatchObject({ status: 'expired', decided_by: 'system', decision_channel: 'timeout' });
+      expect(r.events.map((e) => e.type)).toEqual(['expired']);
+      expect(r.vote).toBeUndefined();
+      expect(r.refusal).toEqual({ code: 'already_decided', message: `approval is already expired: its deadline passed at ${at(900).toISOString()}` });
+    }
+    const onTimeoutApprove = ok(transition(state({ on_timeout: 'approve' }), reject('bob'), at(901)));
+    expect(onTimeoutApprove.patch.status).toBe('approved');
+    expect(onTimeoutApprove.refusal?.message).toMatch(/^approval is already approved \(on_timeout: approve\)/);
+    // A millisecond before the deadline still counts.
+    expect(ok(transition(state(), approve('alice'), new Date(at(900).getTime() - 1))).refusal).toBeUndefined();
+  });
+
   it('one approve from a pending approval with quorum 1 approves it at `now` and cancels the expiry', () => {
     const now = at(10);
     const r = ok(transition(state(), approve('alice', 'looks fine'), now));
@@ -357,9 +372,11 @@ describe('transition: the whole table', () => {
     complete: { type: 'complete', actor: 'agent-1', token: 'tok-1', result: null },
     fail: { type: 'fail', actor: 'agent-1', token: 'tok-1', error: null },
   };
-  // 'ok:<status>' = moves to status, 'noop', or a refusal code.
+  // 'ok:<status>' = moves to status, 'noop', or a refusal code; 'ok:<status>!<code>'
+  // = writes the move and refuses the event. Every state here is past its
+  // deadline (expires_at 0, now 1): a late vote expires the approval instead.
   const table: Record<Status, Record<string, string>> = {
-    pending: { approve: 'ok:approved', reject: 'ok:rejected', expire: 'ok:expired', cancel: 'ok:cancelled', claim: 'invalid_state', release_lease: 'noop', complete: 'invalid_state', fail: 'invalid_state' },
+    pending: { approve: 'ok:expired!already_decided', reject: 'ok:expired!already_decided', expire: 'ok:expired', cancel: 'ok:cancelled', claim: 'invalid_state', release_lease: 'noop', complete: 'invalid_state', fail: 'invalid_state' },
     approved: { approve: 'already_decided', reject: 'already_decided', expire: 'noop', cancel: 'already_decided', claim: 'ok:executing', release_lease: 'noop', complete: 'invalid_state', fail: 'invalid_state' },
     rejected: { approve: 'already_decided', reject: 'already_decided', expire: 'noop', cancel: 'already_decided', claim: 'already_decided', release_lease: 'noop', complete: 'invalid_state', fail: 'invalid_state' },
     expired: { approve: 'already_decided', reject: 'already_decided', expire: 'noop', cancel: 'already_decided', claim: 'already_decided', release_lease: 'noop', complete: 'invalid_state', fail: 'invalid_state' },
@@ -374,7 +391,7 @@ describe('transition: the whole table', () => {
   it.each(cases)('from %s, %s gives %s', (status, name, expected) => {
     const s = state({ status, expires_at: at(0), ...(status === 'executing' || status === 'completed' || status === 'failed' ? executingLive : {}) });
     const r = transition(s, events[name]!, at(1));
-    const got = !r.ok ? r.code : r.noop ? 'noop' : `ok:${r.patch.status}`;
+    const got = !r.ok ? r.code : r.noop ? 'noop' : `ok:${r.patch.status}${r.refusal ? `!${r.refusal.code}` : ''}`;
     expect(got).toBe(expected);
   });
 

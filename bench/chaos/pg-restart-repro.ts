@@ -1,0 +1,53 @@
+// A minimal reproduction, outside Holdpoint, of the crash `npm run chaos`
+// found: postgres.js 3.4.9 kills the whole process with
+//   TypeError: Cannot read properties of null (reading 'write')
+//       at Immediate.nextWrite (node_modules/postgres/src/connection.js:255)
+// when Postgres restarts while transactions are open. A transaction's query
+// fails with 57P01 (admin shutdown); `sql.begin` then sends ROLLBACK on the same
+// connection, whose socket `closed()` has already set to null; the write is
+// deferred with setImmediate and throws there, where no caller can catch it.
+// Upstream: porsager/postgres#1208 / #1154, unmerged fixes in #1209 / #1168.
+//
+//   npx tsx bench/chaos/pg-restart-repro.ts     (private Postgres in a temp dir; exits 1 on the crash)
+import { createSql } from '../../src/db/client.ts';
+import { makeRunDir, removeRunDir, startPostgres } from './services.ts';
+
+async function main() {
+  const dir = makeRunDir();
+  const pg = await startPostgres(dir);
+  process.on('exit', (code) => {
+    pg.destroySync();
+    removeRunDir(dir);
+    if (code !== 0) process.stdout.write('the process died: this is the postgres.js crash\n');
+  });
+  const sql = createSql(pg.url.replace(/\/holdpoint$/, '/postgres'), { max: 10 });
+  let ok = 0;
+  let errors = 0;
+  let stop = false;
+  const lane = async () => {
+    while (!stop) {
+      try {
+        await sql.begin(async (tx) => {
+          await tx`SELECT pg_sleep(0.02)`;
+          await tx`SELECT 1`;
+        });
+        ok++;
+      } catch {
+        errors++; // 57P01 / CONNECTION_CLOSED: expected, and catchable
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+  const lanes = Array.from({ length: 20 }, lane);
+  for (let i = 1; i <= 6; i++) {
+    await new Promise((r) => setTimeout(r, 700));
+    await pg.restartFast();
+    process.stdout.write(`pg_ctl -m fast restart ${i}: ${ok} transactions committed, ${errors} failed (catchable)\n`);
+  }
+  stop = true;
+  await Promise.all(lanes);
+  await sql.end();
+  process.stdout.write('survived every restart: this postgres.js does not have the bug\n');
+}
+
+void main();
