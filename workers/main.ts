@@ -61,7 +61,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     metrics: deps.metrics,
   };
 
-  const expire = new Worker(QUEUE_NAMES.expire, createExpireProcessor({ service: deps.service }), {
+  const expire = new Worker(QUEUE_NAMES.expire, createExpireProcessor({ service: deps.service, sql: deps.sql, clock: deps.clock }), {
     connection,
     prefix,
     concurrency: 16,

@@ -69,12 +69,12 @@ export async function reconcile(deps: ReconcileDeps, opts: { rebuildAll?: boolea
   const { sql, queues, service } = deps;
   const report: ReconcileReport = { expired: 0, leases_released: 0, expiry_jobs_added: 0, deliveries_requeued: 0, events_chained: 0, slack_jobs_added: 0 };
 
+  // Overdue approvals go in sweeps of BATCH per transaction (rows another
+  // sweep or a decision holds are skipped: they are being decided already).
   for (;;) {
-    const overdue = await approvalsDb.overduePending(sql, BATCH);
-    await pool(overdue, 8, async ({ id }) => {
-      if ((await service.expire(id)).changed) report.expired++;
-    });
-    if (overdue.length < BATCH) break;
+    const expired = await service.expireDue(BATCH);
+    report.expired += expired.length;
+    if (expired.length < BATCH) break;
   }
 
   const lapsed = await approvalsDb.lapsedLeases(sql, BATCH);

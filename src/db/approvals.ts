@@ -187,11 +187,24 @@ export async function listApprovals(tx: Tx, tenantId: string, f: ListFilter): Pr
     LIMIT ${f.limit}`;
 }
 
-/** Pending approvals whose deadline has passed (by the database clock). */
-export async function overduePending(tx: Tx, limit: number): Promise<{ id: string }[]> {
-  return tx<{ id: string }[]>`
-    SELECT id FROM approvals WHERE status = 'pending' AND expires_at <= now()
-    ORDER BY expires_at LIMIT ${limit}`;
+/**
+ * Locks up to `limit` pending approvals whose deadline has passed, oldest
+ * first, with their votes and their decision's budget buckets, in one round
+ * trip. SKIP LOCKED: concurrent sweeps (and a decision holding one row) take
+ * disjoint rows instead of queueing on each other.
+ */
+export async function lockDuePending(
+  tx: Tx,
+  now: Date,
+  limit: number,
+): Promise<{ row: ApprovalRow; votes: VoteRow[]; budget_buckets: string[] }[]> {
+  const rows = await tx<(RowWithVotes & { budget_buckets: string[] | null })[]>`
+    SELECT a.*, ${votesColumn(tx)}, d.budget_buckets
+    FROM approvals a LEFT JOIN decisions d ON d.id = a.decision_id
+    WHERE a.status = 'pending' AND a.expires_at <= ${now}
+    ORDER BY a.expires_at LIMIT ${limit}
+    FOR UPDATE OF a SKIP LOCKED`;
+  return rows.map(({ budget_buckets, ...r }) => ({ ...splitVotes(r as RowWithVotes)!, budget_buckets: budget_buckets ?? [] }));
 }
 
 /** Pending approvals due within `withinMs`: their expiry jobs are re-added in case Redis lost them. */

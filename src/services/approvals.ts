@@ -595,6 +595,45 @@ export function createApprovalService(deps: ServiceDeps) {
       return applyOrThrow(tenantId, id, { type: 'fail', actor, token, error, cost_usd, duration_ms });
     },
 
+    /**
+     * Expires, in one transaction, up to `limit` pending approvals whose
+     * deadline has passed: each decided by the pure core's expire transition,
+     * all writes pipelined, then their jobs dispatched together. A sweep is how
+     * deadlines keep up when thousands fall due at once (and after downtime);
+     * the per-approval job stays as the trigger and the safety net. Returns the
+     * ids it expired.
+     */
+    async expireDue(limit: number): Promise<string[]> {
+      const now = clock();
+      const done = await sql.begin(async (tx) => {
+        const due = await approvalsDb.lockDuePending(tx, now, limit);
+        const writes = due.flatMap(({ row, votes, budget_buckets }) => {
+          const r = transition(stateOf(row, votes), { type: 'expire' }, now);
+          if (!r.ok || r.noop) return [];
+          const next: ApprovalRow = { ...row, ...(r.patch as Partial<ApprovalRow>), updated_at: now };
+          const v = renderApproval(next, votes);
+          const updated = approvalsDb.updateApproval(tx, row.id, r.from, r.patch, now);
+          const deliveries = Promise.all(record(tx, next, v, r.events, now)).then((d) => d.flat());
+          return [{ row, view: v, effects: r.effects, budget_buckets, updated, deliveries }];
+        });
+        const out = await Promise.all(writes.map((w) => Promise.all([w.updated, w.deliveries]).then(([updated, deliveries]) => ({ ...w, updated, deliveries }))));
+        // Row locks are held: a lost guarded UPDATE would mean a bug, so roll everything back.
+        const lost = out.find((w) => !w.updated);
+        if (lost) throw new AppError('already_decided', `approval ${lost.row.id} changed concurrently`);
+        return out;
+      });
+      await Promise.all(
+        done.map(async (w) => {
+          const slack = w.row.routing?.slack_channel ? { first: false, version: now } : undefined;
+          await dispatch({ tenantId: w.row.tenant_id, slack, deliveries: w.deliveries, effects: w.effects, approvalId: w.row.id });
+          if (w.row.decision_id && w.budget_buckets.length > 0 && w.view.status === 'expired') {
+            await deps.evaluator.release(w.row.tenant_id, w.row.decision_id, w.budget_buckets);
+          }
+        }),
+      );
+      return done.map((w) => w.row.id);
+    },
+
     /** For the expiry job and the reconciler. `due_at` is set when the deadline has not come yet. */
     async expire(id: string): Promise<{ changed: boolean; due_at?: Date; status?: Status }> {
       try {

@@ -508,3 +508,33 @@ describe('the deadline', () => {
     expect(types).toEqual(['requested', 'expired']);
   });
 });
+
+describe('expiry sweeps', () => {
+  it('expire due approvals in batches, concurrent sweeps take disjoint rows, each gets its expired event and webhook row', async () => {
+    const tk = await h.tenant('sweep-co');
+    await h.setPolicy(tk, { defaults: { decision: 'require_approval', timeout_seconds: 1 } });
+    await h.call('POST', '/v1/webhook-endpoints', tk.admin, { url: 'http://127.0.0.1:9/hook' });
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const g = await h.call('POST', '/v1/guard', tk.agent, { action: 'payment.send', idempotency_key: `sweep-${i}` });
+      ids.push(g.body.approval.id);
+    }
+    const notYet = await h.rt.service.expireDue(100);
+    expect(notYet.filter((id) => ids.includes(id))).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const [a, b] = await Promise.all([h.rt.service.expireDue(25), h.rt.service.expireDue(25)]);
+    const mine = (xs: string[]) => xs.filter((id) => ids.includes(id));
+    expect(new Set([...mine(a), ...mine(b)]).size).toBe(mine(a).length + mine(b).length);
+    const rest = await h.rt.service.expireDue(500);
+    expect(new Set([...mine(a), ...mine(b), ...mine(rest)])).toEqual(new Set(ids));
+    const rows = await h.rt.sql<{ status: string; n_expired: number; n_hooks: number }[]>`
+      SELECT a.status,
+             (SELECT count(*)::int FROM approval_events e WHERE e.approval_id = a.id AND e.type = 'expired') AS n_expired,
+             (SELECT count(*)::int FROM webhook_deliveries d JOIN approval_events e ON e.id = d.event_id
+               WHERE e.approval_id = a.id AND e.type = 'expired') AS n_hooks
+      FROM approvals a WHERE a.id = ANY(${ids}::uuid[])`;
+    expect(rows).toHaveLength(60);
+    expect(rows.every((r) => r.status === 'expired' && r.n_expired === 1 && r.n_hooks === 1)).toBe(true);
+    expect(await h.rt.service.expireDue(500)).toEqual([]);
+  });
+});
