@@ -91,6 +91,35 @@ describe('with the default configuration (body limit 2048 bytes)', () => {
       const r = await refused(h, () => guard(big), 413, 'payload_too_large');
       expect(r.body.error.message).toMatch(/2048/);
     });
+
+    it('is judged by Content-Length when there is one (a real client always sends it), and by the stream when chunked', async () => {
+      const big = JSON.stringify({ action: 'payment.send', idempotency_key: key(), params: { blob: 'x'.repeat(10_000) } });
+      const byHeader = await refused(h, () => h.call('POST', '/v1/guard', t.agent, big, { 'content-length': String(Buffer.byteLength(big)) }), 413, 'payload_too_large');
+      expect(byHeader.body.error.message).toMatch(/2048/);
+      const small = JSON.stringify({ action: 'payment.send', idempotency_key: key(), params: { n: 1 } });
+      const ok = await h.call('POST', '/v1/guard', t.agent, small, { 'content-length': String(Buffer.byteLength(small)) });
+      expect(ok.status).toBeLessThan(300);
+      // Over a real socket: Node sends Content-Length for a string body.
+      const { serve } = await import('@hono/node-server');
+      const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
+      await new Promise((r) => server.once('listening', r));
+      const port = (server.address() as { port: number }).port;
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/guard`, { method: 'POST', headers: { authorization: `Bearer ${t.agent}`, 'content-type': 'application/json' }, body: big });
+        expect(res.status).toBe(413);
+        // Chunked: no length up front, so the stream is counted.
+        const chunked = await fetch(`http://127.0.0.1:${port}/v1/guard`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${t.agent}`, 'content-type': 'application/json' },
+          body: new Blob([big]).stream(),
+          duplex: 'half',
+        } as RequestInit);
+        expect(chunked.status).toBe(413);
+        expect((await chunked.json()).error.code).toBe('payload_too_large');
+      } finally {
+        await new Promise((r) => server.close(r));
+      }
+    });
   });
 
   describe('bodies of the wrong shape', () => {
