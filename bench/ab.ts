@@ -5,16 +5,12 @@
 //   BENCH_AB_B=/path/to/changed/checkout/    (default: this checkout)
 //   BENCH_AB_ENV_A='{"HOLDPOINT_DB_POOL":"10"}'  BENCH_AB_ENV_B='{"HOLDPOINT_DB_POOL":"20"}'
 // Prints req/s, p50/p99 and B/A; writes bench/results/ab.json (not tracked).
+import { runEntry } from './lib/entry.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { compare } from './lib/compare.ts';
-import { RESULTS_DIR, ROOT, RUN_ID, SHARED_REDIS, sizes } from './lib/config.ts';
-import { dropAllDatabases } from './lib/db.ts';
+import { RESULTS_DIR, ROOT, sizes } from './lib/config.ts';
 import { checkBody, guardBody } from './lib/holdpoint.ts';
-import { closeHttp } from './lib/http.ts';
-import { killAllChildren } from './lib/processes.ts';
-import { closeCpu } from './lib/cpu.ts';
 import { startReceiver } from './lib/receiver.ts';
-import { deletePrefix } from './lib/redis.ts';
 import { withHoldpoint } from './lib/sides.ts';
 import { ratio, sleep } from './lib/stats.ts';
 import { holdpointSampler, summarizeSamples, type Sample } from './scenarios/outcome.ts';
@@ -105,16 +101,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    return 1;
-  })
-  .then(async (code) => {
-    killAllChildren();
-    closeHttp();
-    await closeCpu();
-    await dropAllDatabases();
-    await deletePrefix(SHARED_REDIS, RUN_ID).catch(() => undefined);
-    process.exit(code);
-  });
+runEntry(main);

@@ -8,16 +8,13 @@
 // request by package. Writes bench/results/profile-<scenario>.json (untracked).
 //   npm run bench:profile -- --analyze some.cpuprofile   analyse an existing profile
 //   BENCH_PROFILE_ENV='{"HOLDPOINT_DB_POOL":"20"}'        profile another configuration
+import { runEntry } from './lib/entry.ts';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { analyzeProfile, formatSummary, type ProfileSummary } from './lib/cpuprofile.ts';
-import { RESULTS_DIR, RUN_ID, SCRATCH_DIR, SHARED_REDIS, sizes } from './lib/config.ts';
-import { dropAllDatabases } from './lib/db.ts';
+import { RESULTS_DIR, SCRATCH_DIR, sizes } from './lib/config.ts';
 import { checkBody, guardBody } from './lib/holdpoint.ts';
-import { closeHttp } from './lib/http.ts';
 import { runLoad, type LoadResult } from './lib/load.ts';
-import { killAllChildren } from './lib/processes.ts';
 import { startReceiver } from './lib/receiver.ts';
-import { deletePrefix } from './lib/redis.ts';
 import { withFloor, withHoldpoint } from './lib/sides.ts';
 import { monoMicros, round } from './lib/stats.ts';
 
@@ -103,15 +100,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    return 1;
-  })
-  .then(async (code) => {
-    killAllChildren();
-    closeHttp();
-    await dropAllDatabases();
-    await deletePrefix(SHARED_REDIS, RUN_ID).catch(() => undefined);
-    process.exit(code);
-  });
+runEntry(main);

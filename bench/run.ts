@@ -6,12 +6,8 @@
 // are printed, never asserted. See bench/lib/config.ts for the knobs
 // (BENCH_QUICK=1 for a small smoke run).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { QUICK, RESULTS_DIR, RUN_ID, SHARED_REDIS, sizes } from './lib/config.ts';
-import { dropAllDatabases } from './lib/db.ts';
-import { closeHttp } from './lib/http.ts';
-import { killAllChildren } from './lib/processes.ts';
-import { closeCpu } from './lib/cpu.ts';
-import { deletePrefix } from './lib/redis.ts';
+import { QUICK, RESULTS_DIR, sizes } from './lib/config.ts';
+import { runEntry } from './lib/entry.ts';
 import { formatTable, markdownTable, type Row, type Scenario } from './lib/report.ts';
 import { round } from './lib/stats.ts';
 import { allowScenario } from './scenarios/allow.ts';
@@ -35,14 +31,6 @@ const SCENARIOS: Record<string, Scenario> = {
   memory: memoryScenario,
   roundtrips: roundtripsScenario,
 };
-
-async function cleanup(): Promise<void> {
-  killAllChildren();
-  closeHttp();
-  await closeCpu().catch(() => undefined);
-  await dropAllDatabases();
-  await deletePrefix(SHARED_REDIS, RUN_ID).catch(() => undefined);
-}
 
 async function main(): Promise<number> {
   const asked = process.argv.slice(2).filter((a) => a !== '--');
@@ -95,23 +83,4 @@ async function main(): Promise<number> {
   return rows.some((r) => r.metric.startsWith('FAILED')) ? 1 : 0;
 }
 
-let exiting = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    if (exiting) return;
-    exiting = true;
-    console.error(`\n${sig}: cleaning up`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
-main()
-  .then(async (code) => {
-    await cleanup();
-    process.exit(code);
-  })
-  .catch(async (err) => {
-    console.error(err);
-    await cleanup();
-    process.exit(1);
-  });
+runEntry(main);

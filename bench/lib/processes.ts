@@ -9,16 +9,9 @@ import { sleep } from './stats.ts';
 
 const children = new Set<ChildProcess>();
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../test/helpers/processes.ts';
+
+export { freePort };
 
 export interface Child {
   proc: ChildProcess;
