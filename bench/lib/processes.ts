@@ -3,13 +3,12 @@
 // and killed (only those) when the run ends or is interrupted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { ROOT, SCRATCH_DIR } from './config.ts';
 import { sleep } from './stats.ts';
 
 const children = new Set<ChildProcess>();
 
-import { freePort } from '../../test/helpers/processes.ts';
+import { freePort, waitForPort } from '../../test/helpers/processes.ts';
 
 export { freePort };
 
@@ -160,19 +159,7 @@ export async function startRedis(): Promise<{ url: string; port: number; stop():
   const port = await freePort();
   mkdirSync(SCRATCH_DIR, { recursive: true });
   const c = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', SCRATCH_DIR], { stdio: 'pipe' }));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.end();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`redis-server did not start:\n${c.output()}`);
-    await sleep(50);
-  }
+  await waitForPort(port, 10_000, () => `redis-server did not start:\n${c.output()}`);
   return { url: `redis://127.0.0.1:${port}`, port, stop: async () => void (await c.kill()) };
 }
 

@@ -71,11 +71,9 @@ export async function waitReady(baseUrl: string, p: Proc, timeoutMs = 20_000): P
   }
 }
 
-/** A throwaway redis-server, so a test may FLUSHALL or stop it without touching anyone else's. */
-export async function startRedis(fixedPort?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
-  const port = fixedPort ?? (await freePort());
-  const p = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'pipe' }));
-  const deadline = Date.now() + 10_000;
+/** Resolves once something accepts connections on 127.0.0.1:`port`; throws `why()` after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs: number, why: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => {
@@ -84,10 +82,17 @@ export async function startRedis(fixedPort?: number): Promise<{ url: string; por
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`redis-server did not start:\n${p.output()}`);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(why());
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A throwaway redis-server, so a test may FLUSHALL or stop it without touching anyone else's. */
+export async function startRedis(fixedPort?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const port = fixedPort ?? (await freePort());
+  const p = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'pipe' }));
+  await waitForPort(port, 10_000, () => `redis-server did not start:\n${p.output()}`);
   return { url: `redis://127.0.0.1:${port}`, port, stop: async () => void (await p.kill('SIGKILL')) };
 }
 
