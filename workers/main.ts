@@ -92,11 +92,24 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     },
   );
   let slackWorker: Worker | undefined;
+  const SLACK_JOBS_PER_SECOND = 50;
   if (deps.slack) {
     slackWorker = new Worker(
       QUEUE_NAMES.slack,
       createNotifySlackProcessor({ sql: deps.sql, slack: deps.slack, service: deps.service, log: log.child({ worker: 'notify-slack' }), worker: () => slackWorker }),
-      { connection, prefix, concurrency: 4, ...LOCKS, settings: { backoffStrategy: (attemptsMade) => slackBackoffMs(attemptsMade) } },
+      {
+        connection,
+        prefix,
+        concurrency: 4,
+        ...LOCKS,
+        // A 429 calls worker.rateLimit(Retry-After), which sets the queue's
+        // limiter key in Redis; BullMQ only honours that key when fetching if
+        // the worker has a limiter. Without one, this worker's other slots and
+        // every other worker process kept posting during the back-off. The cap
+        // itself is generous (Slack's own limits bite long before it).
+        limiter: { max: SLACK_JOBS_PER_SECOND, duration: 1_000 },
+        settings: { backoffStrategy: (attemptsMade) => slackBackoffMs(attemptsMade) },
+      },
     );
   }
   const chainer = new Worker(QUEUE_NAMES.chain, createChainProcessor({ sql: deps.sql }), { connection, prefix, concurrency: 4, ...LOCKS });

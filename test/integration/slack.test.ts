@@ -4,6 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHarness, type Harness, type TenantKeys } from '../helpers/harness.ts';
 import { blockActionPayload, slackInteractionRequest, slackSignature, startFakeSlack, viewSubmissionPayload, type FakeSlack } from '../helpers/fake-slack.ts';
 import { startReceiver, waitFor } from '../helpers/receiver.ts';
+import { createWorkerConnection } from '../../src/queue/connection.ts';
+import { startWorkers } from '../../workers/main.ts';
 
 const SECRET = 'test-signing-secret';
 let h: Harness;
@@ -100,6 +102,28 @@ describe('posting', () => {
     await h.workers!.reconcileNow({ rebuildAll: true });
     await new Promise((r) => setTimeout(r, 300));
     expect(slack.callsTo('chat.postMessage').filter((c) => JSON.stringify(c.args.blocks).includes(a.id))).toHaveLength(1);
+  });
+
+  it('a 429 backs off the whole queue, across worker processes: posts for other approvals wait out Retry-After too', async () => {
+    // A second set of workers on the same queues, as a second `holdpoint start --worker` would be.
+    const conn = createWorkerConnection(h.config.REDIS_URL);
+    const second = await startWorkers({ ...h.rt, connection: conn });
+    let limitedAt = 0;
+    slack.respond('chat.postMessage', () => {
+      if (limitedAt) return undefined;
+      limitedAt = Date.now();
+      return { status: 429, headers: { 'retry-after': '1' } };
+    });
+    const first = await park();
+    await waitFor(() => limitedAt || undefined, { what: 'the 429' });
+    // Three more while the queue is backing off: idle worker slots must not take them.
+    const others = [await park(), await park(), await park()];
+    for (const o of [first, ...others]) await storedTs(o.id);
+    const calls = slack.callsTo('chat.postMessage').filter((c) => [first, ...others].some((o) => JSON.stringify(c.args.blocks).includes(o.id)));
+    expect(calls).toHaveLength(5); // the refused one, then one each
+    for (const c of calls.slice(1)) expect(c.at - limitedAt).toBeGreaterThanOrEqual(900);
+    await second.close(5_000);
+    conn.disconnect();
   });
 
   it('a 429 backs off by Retry-After, then the post goes through once', async () => {
