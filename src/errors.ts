@@ -15,6 +15,13 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
+  // The request is well-formed but asks for something the trust boundary refuses.
+  unknown_approver: 422,
+  agent_id_conflict: 422,
+  timeout_not_allowed: 422,
+  channel_not_allowed: 422,
+  invalid_number: 422,
+  conflict: 409,
   rate_limited: 429,
   internal_error: 500,
   dependency_unavailable: 503,

@@ -17,7 +17,7 @@ import type { NewDecision } from '../../src/db/decisions.ts';
 import { uuidv7 } from '../../src/ids.ts';
 import { requestHash, webhookBody } from '../../src/services/approvals.ts';
 
-const ROUTING = { slack_channel: null, approvers: { slack_user_ids: [], identities: [] }, required_approvals: 1, timeout_seconds: 3600, on_timeout: 'reject' as const };
+const ROUTING = { slack_channel: null, approvers: { slack_user_ids: [], identities: [] }, required_approvals: 1, timeout_seconds: 3600, on_timeout: 'reject' as const, min_timeout_seconds: 60, agent_may_route_to: [] };
 
 /** Parks `n` approvals for `tenantId` with the service's statement; returns their ids. */
 export async function parkPending(sql: Sql, tenantId: string, n: number, o: { concurrency: number; keyPrefix: string; expiresAt: Date; onProgress?: (done: number) => void }): Promise<string[]> {

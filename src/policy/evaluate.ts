@@ -30,6 +30,10 @@ export interface Routing {
   required_approvals: number;
   timeout_seconds: number;
   on_timeout: 'reject' | 'approve';
+  /** The floor for this approval's deadline; the agent cannot go below it. */
+  min_timeout_seconds: number;
+  /** Channels the agent may pick instead of `slack_channel`; empty: none. */
+  agent_may_route_to: string[];
 }
 
 export interface Evaluation {
@@ -120,6 +124,8 @@ function routingFor(policy: Policy, rule: Rule | undefined): Routing {
     required_approvals: r?.required_approvals ?? d.required_approvals,
     timeout_seconds: r?.timeout_seconds ?? d.timeout_seconds,
     on_timeout: r?.on_timeout ?? d.on_timeout,
+    min_timeout_seconds: r?.min_timeout_seconds ?? d.min_timeout_seconds,
+    agent_may_route_to: r?.agent_may_route_to ?? d.agent_may_route_to,
   };
 }
 

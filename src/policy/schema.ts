@@ -1,6 +1,7 @@
 // The tenant policy document (YAML or JSON). Validated with zod; every problem
 // is reported with its path.
 import { z } from 'zod';
+import { approverNameProblem } from '../approvals/identity.ts';
 import { toProblems, type Problem } from '../validation.ts';
 import { GuardsSchema } from './guards/config.ts';
 
@@ -32,10 +33,21 @@ export const ConditionSchema = z
   })
   .refine((c) => Object.keys(c).length > 0, 'a condition needs at least one operator');
 
+// An identity list names people (approver records), never a name the engine
+// writes (`key:…`, `slack:…`, `system`): those could otherwise be claimed.
+const identity = z.string().min(1).max(200).superRefine((name, ctx) => {
+  const problem = approverNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const ApproversSchema = z.strictObject({
   slack_user_ids: z.array(z.string().min(1)).max(100).default([]),
-  identities: z.array(z.string().min(1)).max(100).default([]),
+  identities: z.array(identity).max(100).default([]),
 });
+
+const channel = z.string().min(1).max(200);
+/** The shortest deadline any approval may have, whatever the agent asks (seconds). */
+export const MIN_TIMEOUT_DEFAULT = 60;
 
 export const ApprovalRouteSchema = z.strictObject({
   slack_channel: z.string().min(1).max(200).optional(),
@@ -43,6 +55,10 @@ export const ApprovalRouteSchema = z.strictObject({
   required_approvals: z.number().int().min(1).max(20).optional(),
   timeout_seconds: z.number().int().min(1).max(30 * 86_400).optional(),
   on_timeout: z.enum(['reject', 'approve']).optional(),
+  /** No deadline below this, whoever asks (default: defaults.min_timeout_seconds, else 60). */
+  min_timeout_seconds: z.number().int().min(1).max(30 * 86_400).optional(),
+  /** Channels the agent may pick for this route (guard slack_channel, HumanLayer channel); none unless listed. */
+  agent_may_route_to: z.array(channel).max(100).optional(),
 });
 
 export const DECISIONS = ['allow', 'deny', 'require_approval'] as const;
@@ -77,8 +93,17 @@ export const PolicySchema = z
         required_approvals: z.number().int().min(1).max(20).default(1),
         slack_channel: z.string().min(1).max(200).optional(),
         approvers: ApproversSchema.optional(),
+        min_timeout_seconds: z.number().int().min(1).max(30 * 86_400).default(MIN_TIMEOUT_DEFAULT),
+        agent_may_route_to: z.array(channel).max(100).default([]),
       })
-      .default({ decision: 'require_approval', timeout_seconds: 900, on_timeout: 'reject', required_approvals: 1 }),
+      .default({
+        decision: 'require_approval',
+        timeout_seconds: 900,
+        on_timeout: 'reject',
+        required_approvals: 1,
+        min_timeout_seconds: MIN_TIMEOUT_DEFAULT,
+        agent_may_route_to: [],
+      }),
     rules: z.array(RuleSchema).max(1000).default([]),
     // Slack user id → approver identity, so a Slack click counts as that person
     // (and `approvers.identities` applies to Slack too).
@@ -91,6 +116,16 @@ export const PolicySchema = z
     p.rules.forEach((r, i) => {
       if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicate rule name "${r.name}"` });
       seen.add(r.name);
+    });
+    // A route's own deadline must respect its floor: the floor is the promise.
+    const check = (timeout: number, min: number, path: (string | number)[]) => {
+      if (timeout < min) ctx.addIssue({ code: 'custom', path, message: `timeout_seconds ${timeout} is below min_timeout_seconds ${min}` });
+    };
+    check(p.defaults.timeout_seconds, p.defaults.min_timeout_seconds, ['defaults', 'timeout_seconds']);
+    p.rules.forEach((r, i) => {
+      const a = r.approval;
+      if (!a) return;
+      check(a.timeout_seconds ?? p.defaults.timeout_seconds, a.min_timeout_seconds ?? p.defaults.min_timeout_seconds, ['rules', i, 'approval', 'timeout_seconds']);
     });
   });
 

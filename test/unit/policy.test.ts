@@ -345,7 +345,7 @@ describe('evaluate: when evaluation itself fails', () => {
   function brokenPolicy(fail_mode: 'open' | 'closed'): Policy {
     return {
       fail_mode,
-      defaults: { decision: 'allow', timeout_seconds: 900, on_timeout: 'reject', required_approvals: 1 },
+      defaults: { decision: 'allow', timeout_seconds: 900, on_timeout: 'reject', required_approvals: 1, min_timeout_seconds: 60, agent_may_route_to: [] },
       rules: [{ name: 'bad-regex', match: { when: { 'params.to': { matches: '([a-z' } } }, decision: 'allow' }],
       slack_users: {},
     };
