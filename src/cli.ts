@@ -6,9 +6,11 @@ import { z } from 'zod';
 import { ConfigError, loadConfig, maskUrl, type Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
 import { isConnectionError } from './db/errors.ts';
-import { ROLES, insertKey, revokeKey } from './db/keys.ts';
+import { getApprover } from './db/approvers.ts';
+import { PERMISSIONS, ROLES, insertKey, revokeKey } from './db/keys.ts';
 import { listMigrations, migrate } from './db/migrate.ts';
-import { insertTenant, listTenants } from './db/tenants.ts';
+import { getTenant, insertTenant, listTenants } from './db/tenants.ts';
+import { addApprover, listApprovers, NewApproverSchema, removeApprover } from './identities/approvers.ts';
 import { AppError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { createProducerConnection, pingRedis } from './queue/connection.ts';
@@ -27,7 +29,12 @@ const USAGE = `usage: holdpoint <command>
   start [--api | --worker]              run the API and workers (default: both)
   tenant create NAME [--json]           create a tenant; prints its id, API keys and webhook secret
   tenant list [--json]
-  key create --tenant ID --role agent|approver|admin [--name N] [--approver ID] [--json]
+  approver add NAME --tenant ID [--email E] [--slack-user U] [--json]
+                                        add a person who may decide; prints an approver key bound to them
+  approver list --tenant ID [--json]
+  approver remove NAME --tenant ID      remove the person and revoke their keys
+  key create --tenant ID --role agent|approver|admin [--name N] [--approver NAME]
+             [--permission assert_identity] [--json]
   key revoke --tenant ID KEY_ID
   policy set --tenant ID FILE|-         validate and store a policy (YAML or JSON)
   policy get --tenant ID
@@ -186,6 +193,8 @@ export async function main(argv: string[]): Promise<number> {
             `  admin key:      ${out.api_keys.admin}`,
             `  webhook secret: ${out.webhook_secret}`,
             'Keys are shown once; store them now.',
+            'The approver key decides as itself (key:…), one vote. Give each person who approves',
+            `their own identity and key: holdpoint approver add alice --tenant ${out.tenant_id} --email alice@example.com`,
           ].join('\n'),
         );
         return 0;
@@ -200,24 +209,83 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError('tenant needs a subcommand: create | list');
     }
 
+    case 'approver': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { tenant: { type: 'string' }, email: { type: 'string' }, 'slack-user': { type: 'string' }, json: { type: 'boolean' } },
+        allowPositionals: true,
+        strict: true,
+      });
+      const tenant = uuid.safeParse(values.tenant);
+      if (!tenant.success) throw new UsageError(`--tenant: ${tenant.error.issues[0]!.message}`);
+      const known = (sql: Sql) => getTenant(sql, tenant.data).then((t) => {
+        if (!t) throw new AppError('not_found', `tenant ${tenant.data} not found`);
+      });
+      if (sub === 'add') {
+        const input = NewApproverSchema.safeParse({ name: positionals[0] ?? '', email: values.email, slack_user_id: values['slack-user'] });
+        if (!input.success) throw new UsageError(input.error.issues.map((i) => `${i.path[0] === 'name' ? 'NAME' : `--${String(i.path[0]).replace('slack_user_id', 'slack-user')}`}: ${i.message}`).join('; '));
+        const out = await withSql(config, async (sql) => {
+          await known(sql);
+          return addApprover(sql, tenant.data, input.data, 'cli');
+        });
+        print(!!values.json, out, [`approver ${out.approver.name} added`, `  approver key: ${out.api_key}`, 'The key is shown once; it decides as this person.'].join('\n'));
+        return 0;
+      }
+      if (sub === 'list') {
+        const rows = await withSql(config, (sql) => listApprovers(sql, tenant.data));
+        print(!!values.json, rows, rows.map((a) => [a.name, a.email ?? '', a.slack_user_id ?? ''].join('  ').trim()).join('\n') || '(no approvers)');
+        return 0;
+      }
+      if (sub === 'remove') {
+        if (!positionals[0]) throw new UsageError('approver remove needs a NAME');
+        const out = await withSql(config, (sql) => removeApprover(sql, tenant.data, positionals[0]!));
+        print(!!values.json, out, `removed ${out.approver.name}; revoked ${out.revoked_keys} key(s)`);
+        return 0;
+      }
+      throw new UsageError('approver needs a subcommand: add | list | remove');
+    }
+
     case 'key': {
       if (sub === 'create') {
         const { values } = parseArgs({
           args: rest,
-          options: { tenant: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, approver: { type: 'string' }, json: { type: 'boolean' } },
+          options: {
+            tenant: { type: 'string' },
+            role: { type: 'string' },
+            name: { type: 'string' },
+            approver: { type: 'string' },
+            permission: { type: 'string', multiple: true },
+            json: { type: 'boolean' },
+          },
           strict: true,
         });
         const args = z
-          .object({ tenant: uuid, role: z.enum(ROLES), name: z.string().max(200).optional(), approver: z.string().min(1).max(200).optional() })
+          .object({
+            tenant: uuid,
+            role: z.enum(ROLES),
+            name: z.string().max(200).optional(),
+            approver: z.string().min(1).max(200).optional(),
+            permission: z.array(z.enum(PERMISSIONS)).default([]),
+          })
           .safeParse(values);
         if (!args.success) throw new UsageError(args.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
-        const { key, row } = await withSql(config, (sql) =>
-          insertKey(sql, { tenant_id: args.data.tenant, role: args.data.role, name: args.data.name ?? null, approver: args.data.approver ?? null }).catch((err) => {
-            if ((err as { code?: string }).code === '23503') throw new AppError('not_found', `tenant ${args.data.tenant} not found`);
-            throw err;
-          }),
-        );
-        print(!!values.json, { id: row.id, role: row.role, key, approver: row.approver }, `${row.role} key ${row.id}: ${key}`);
+        if (args.data.role === 'agent' && (args.data.approver || args.data.permission.length > 0)) {
+          throw new UsageError('agent keys carry no approver and no permissions');
+        }
+        const { key, row } = await withSql(config, async (sql) => {
+          if (!(await getTenant(sql, args.data.tenant))) throw new AppError('not_found', `tenant ${args.data.tenant} not found`);
+          if (args.data.approver && !(await getApprover(sql, args.data.tenant, args.data.approver))) {
+            throw new AppError('unknown_approver', `no approver named "${args.data.approver}": add the person first (holdpoint approver add)`);
+          }
+          return insertKey(sql, {
+            tenant_id: args.data.tenant,
+            role: args.data.role,
+            name: args.data.name ?? null,
+            approver: args.data.approver ?? null,
+            permissions: [...new Set(args.data.permission)],
+          });
+        });
+        print(!!values.json, { id: row.id, role: row.role, key, approver: row.approver, permissions: row.permissions }, `${row.role} key ${row.id}: ${key}`);
         return 0;
       }
       if (sub === 'revoke') {

@@ -55,7 +55,7 @@ const ENDPOINT_PATH = '/endpoint';
 const CALLBACK_PATH = '/callback';
 
 const POLICY = {
-  defaults: { decision: 'require_approval', timeout_seconds: 3600, on_timeout: 'reject', slack_channel: '#approvals' },
+  defaults: { decision: 'require_approval', timeout_seconds: 3600, on_timeout: 'reject', min_timeout_seconds: 1, slack_channel: '#approvals' },
   rules: [
     { name: 'reads', match: { action: 'read.*' }, decision: 'allow', reason: 'reads need nobody' },
     { name: 'wires', match: { action: 'wire.*' }, decision: 'require_approval', reason: 'wires need two people', approval: { required_approvals: 2, slack_channel: '#wires' } },

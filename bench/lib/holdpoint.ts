@@ -20,7 +20,7 @@ export function fiftyRulePolicy(timeoutSeconds = 3600) {
     decision: i % 7 === 0 ? 'deny' : 'require_approval',
   }));
   rules.push({ name: 'approve-payments', match: { action: 'payment.*' }, decision: 'require_approval' });
-  return { defaults: { decision: 'allow', timeout_seconds: timeoutSeconds }, rules };
+  return { defaults: { decision: 'allow', timeout_seconds: timeoutSeconds, min_timeout_seconds: 1 }, rules };
 }
 
 export async function createTenant(hp: Holdpoint, opts: { timeoutSeconds?: number; webhook?: { url: string; event_types: string[] } } = {}): Promise<Tenant> {

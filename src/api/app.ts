@@ -16,6 +16,7 @@ import { slackInteractions } from '../slack/interactions.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { approvalRoutes } from './routes/approvals.ts';
+import { approverRoutes } from './routes/approvers.ts';
 import { humanlayerRoutes } from './routes/humanlayer.ts';
 import { decisionRoutes } from './routes/decisions.ts';
 import { uiRoutes } from '../ui/routes.tsx';
@@ -107,6 +108,7 @@ export function createApp(deps: AppDeps & OperatorDeps) {
   app.route('/', agentRoutes(deps));
   app.route('/', approvalRoutes(deps));
   app.route('/', adminRoutes(deps));
+  app.route('/', approverRoutes(deps));
   app.route('/', humanlayerRoutes(deps));
   app.route('/', decisionRoutes(deps));
 

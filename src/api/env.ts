@@ -1,4 +1,4 @@
-import type { Role } from '../db/keys.ts';
+import type { Permission, Role } from '../db/keys.ts';
 import type { Logger } from '../log.ts';
 
 export interface Auth {
@@ -8,6 +8,8 @@ export interface Auth {
   role: Role;
   /** Approver identity bound to the key, if any. */
   approver: string | null;
+  /** Beyond the role: `assert_identity` lets the key name the approver on a decision. */
+  permissions: readonly Permission[];
 }
 
 /** requestId and log (a child logger carrying request_id) are set by the request-id middleware on every request. */

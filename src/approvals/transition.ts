@@ -31,6 +31,8 @@ export type TransitionEvent =
       /** A named reject option the human picked (HumanLayer's reject_option_name). */
       option?: string | undefined;
       channel: DecisionChannel;
+      /** The key that named this approver (an integration with assert_identity); on the record beside the person. */
+      asserted_by?: string | undefined;
     }
   | { type: 'expire' }
   | { type: 'cancel'; actor: string; reason?: string | undefined }
@@ -206,14 +208,15 @@ function vote(a: ApprovalState, e: Extract<TransitionEvent, { type: 'vote' }>, n
   if (previous && previous.vote === e.vote) return noop(a.status);
 
   const reason = e.reason ?? null;
+  const via = e.asserted_by === undefined ? {} : { asserted_by: e.asserted_by };
   const events: AuditRecord[] = [
-    { type: 'voted', actor: e.approver, channel: e.channel, data: { vote: e.vote, reason } },
+    { type: 'voted', actor: e.approver, channel: e.channel, data: { vote: e.vote, reason, ...via } },
   ];
   const base = { ok: true as const, noop: false, from: a.status, vote: { approver: e.approver, vote: e.vote, reason, channel: e.channel } };
 
   if (e.vote === 'reject') {
     const option = e.option ?? null;
-    events.push({ type: 'rejected', actor: e.approver, channel: e.channel, data: option === null ? { reason } : { reason, option } });
+    events.push({ type: 'rejected', actor: e.approver, channel: e.channel, data: { reason, ...(option === null ? {} : { option }), ...via } });
     return {
       ...base,
       patch: {
@@ -240,7 +243,7 @@ function vote(a: ApprovalState, e: Extract<TransitionEvent, { type: 'vote' }>, n
     type: 'approved',
     actor: e.approver,
     channel: e.channel,
-    data: { reason, approvers: [...approvers] },
+    data: { reason, approvers: [...approvers], ...via },
   });
   return {
     ...base,

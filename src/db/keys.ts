@@ -6,6 +6,13 @@ import type { Tx } from './client.ts';
 export const ROLES = ['agent', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * What a key may do beyond its role. `assert_identity`: an integration that
+ * authenticated the person itself may name that approver on a decision.
+ */
+export const PERMISSIONS = ['assert_identity'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
 export interface ApiKeyRow {
   id: string;
   tenant_id: string;
@@ -13,6 +20,7 @@ export interface ApiKeyRow {
   prefix: string;
   name: string | null;
   approver: string | null;
+  permissions: Permission[];
   created_at: Date;
   revoked_at: Date | null;
 }
@@ -41,27 +49,27 @@ export function generateKey(role: Role): { key: string; hash: Buffer; prefix: st
 
 export async function insertKey(
   tx: Tx,
-  k: { tenant_id: string; role: Role; name?: string | null; approver?: string | null },
+  k: { tenant_id: string; role: Role; name?: string | null; approver?: string | null; permissions?: readonly Permission[] },
 ): Promise<{ key: string; row: ApiKeyRow }> {
   const { key, hash, prefix } = generateKey(k.role);
   const [row] = await tx<ApiKeyRow[]>`
-    INSERT INTO api_keys (tenant_id, role, key_hash, prefix, name, approver)
-    VALUES (${k.tenant_id}, ${k.role}, ${hash}, ${prefix}, ${k.name ?? null}, ${k.approver ?? null})
-    RETURNING id, tenant_id, role, prefix, name, approver, created_at, revoked_at`;
+    INSERT INTO api_keys (tenant_id, role, key_hash, prefix, name, approver, permissions)
+    VALUES (${k.tenant_id}, ${k.role}, ${hash}, ${prefix}, ${k.name ?? null}, ${k.approver ?? null}, ${[...(k.permissions ?? [])]}::text[])
+    RETURNING id, tenant_id, role, prefix, name, approver, permissions, created_at, revoked_at`;
   return { key, row: row! };
 }
 
 /** The live key with this hash, or undefined (unknown or revoked). */
 export async function findActiveKey(tx: Tx, key: string): Promise<ApiKeyRow | undefined> {
   const [row] = await tx<ApiKeyRow[]>`
-    SELECT id, tenant_id, role, prefix, name, approver, created_at, revoked_at
+    SELECT id, tenant_id, role, prefix, name, approver, permissions, created_at, revoked_at
     FROM api_keys WHERE key_hash = ${hashKey(key)} AND revoked_at IS NULL`;
   return row;
 }
 
 export async function listKeys(tx: Tx, tenantId: string): Promise<ApiKeyRow[]> {
   return tx<ApiKeyRow[]>`
-    SELECT id, tenant_id, role, prefix, name, approver, created_at, revoked_at
+    SELECT id, tenant_id, role, prefix, name, approver, permissions, created_at, revoked_at
     FROM api_keys WHERE tenant_id = ${tenantId} ORDER BY created_at DESC`;
 }
 
@@ -69,6 +77,6 @@ export async function revokeKey(tx: Tx, tenantId: string, id: string): Promise<A
   const [row] = await tx<ApiKeyRow[]>`
     UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
     WHERE id = ${id} AND tenant_id = ${tenantId}
-    RETURNING id, tenant_id, role, prefix, name, approver, created_at, revoked_at`;
+    RETURNING id, tenant_id, role, prefix, name, approver, permissions, created_at, revoked_at`;
   return row;
 }

@@ -107,7 +107,8 @@ export const PolicySchema = z
     rules: z.array(RuleSchema).max(1000).default([]),
     // Slack user id → approver identity, so a Slack click counts as that person
     // (and `approvers.identities` applies to Slack too).
-    slack_users: z.record(z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id like U01ABC'), z.string().min(1).max(200)).default({}),
+    // Prefer approver records (`holdpoint approver add --slack-user`); they win over this map.
+    slack_users: z.record(z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id like U01ABC'), identity).default({}),
     // budget, rate_limit, sensitive_data, scope: see ./guards/config.ts.
     guards: GuardsSchema.optional(),
   })

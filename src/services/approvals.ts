@@ -22,6 +22,9 @@ import { uuidv7 } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { defaultRouting } from '../policy/evaluate.ts';
+import { isEngineName } from '../approvals/identity.ts';
+import { applyAgentRequest } from '../approvals/routing.ts';
+import { isApproverName } from '../db/approvers.ts';
 import type { Evaluator } from './evaluator.ts';
 import { jobIds, type Queues } from '../queue/queues.ts';
 import type { Notifier } from './notifier.ts';
@@ -64,7 +67,7 @@ export interface GuardInput {
   cost_usd?: number | undefined;
   /** A human decides even where the policy would allow (a deny still denies). HumanLayer function calls. */
   require_human?: boolean | undefined;
-  /** Overrides the routed Slack channel. */
+  /** The channel the agent asks for; allowed only if the route lists it in agent_may_route_to (else 422 channel_not_allowed). */
   slack_channel?: string | null | undefined;
 }
 
@@ -421,14 +424,27 @@ export function createApprovalService(deps: ServiceDeps) {
       // a retry finds its key taken and replays the first outcome.
       const now = clock();
       const decisionId = uuidv7(now.getTime());
-      const ev = await deps.evaluator.evaluate(tenantId, input, decisionId);
+      if (isEngineName(input.agent_id)) {
+        throw new AppError('agent_id_conflict', `agent_id "${input.agent_id}" is a name the engine writes (system, timeout, or one with a colon)`, { field: 'agent_id' });
+      }
+      // An agent named like an approver would silently block that person's votes
+      // as self-approval: refuse it (read beside the evaluation, not after it).
+      const [ev, clash] = await Promise.all([deps.evaluator.evaluate(tenantId, input, decisionId), isApproverName(sql, tenantId, input.agent_id)]);
       const { active, evaluation } = ev;
+      const refuse = async (err: AppError): Promise<never> => {
+        await deps.evaluator.release(tenantId, decisionId, ev.buckets);
+        throw err;
+      };
+      if (clash) await refuse(new AppError('agent_id_conflict', `agent_id "${input.agent_id}" is the name of an approver; an agent cannot act as a person who approves`, { field: 'agent_id' }));
       const hash = requestHash(input.action, input.agent_id, input.params);
       // Sensitive values redacted by the policy never reach the approval (or Slack).
       const params = evaluation.params ?? input.params;
-      let routing = evaluation.decision === 'require_approval' ? evaluation.routing : null;
-      if (!routing && input.require_human && evaluation.decision !== 'deny') routing = defaultRouting(active.policy);
-      if (routing && input.slack_channel) routing = { ...routing, slack_channel: input.slack_channel };
+      let route = evaluation.decision === 'require_approval' ? evaluation.routing : null;
+      if (!route && input.require_human && evaluation.decision !== 'deny') route = defaultRouting(active.policy);
+      // What the agent asked of its own review (deadline, channel) only within what the route allows.
+      const asked = route ? applyAgentRequest(route, input) : null;
+      if (asked && !asked.ok) await refuse(new AppError(asked.code, asked.message, asked.details));
+      const routing = asked?.ok ? asked.routing : null;
       const approvalId = routing ? randomUUID() : null;
       const decision: decisionsDb.NewDecision = {
         ...guardColumns(ev, input.cost_usd),
@@ -453,7 +469,7 @@ export function createApprovalService(deps: ServiceDeps) {
         return replayKey(tenantId, input);
       }
 
-      const timeout = Math.min(input.timeout_seconds ?? routing.timeout_seconds, routing.timeout_seconds);
+      const timeout = asked?.ok ? asked.timeout_seconds : routing.timeout_seconds;
       const approval: approvalsDb.NewApproval = {
         id: approvalId,
         tenant_id: tenantId,
@@ -572,9 +588,25 @@ export function createApprovalService(deps: ServiceDeps) {
     decide(
       tenantId: string,
       id: string,
-      d: { decision: 'approve' | 'reject'; approver: string; reason?: string | undefined; option?: string | undefined; channel: 'api' | 'slack' | 'web' | 'webhook' },
+      d: {
+        decision: 'approve' | 'reject';
+        approver: string;
+        reason?: string | undefined;
+        option?: string | undefined;
+        channel: 'api' | 'slack' | 'web' | 'webhook';
+        /** The key that named the approver (assert_identity), recorded beside the person. */
+        asserted_by?: string | undefined;
+      },
     ) {
-      return applyOrThrow(tenantId, id, { type: 'vote', approver: d.approver, vote: d.decision, reason: d.reason, option: d.option, channel: d.channel });
+      return applyOrThrow(tenantId, id, {
+        type: 'vote',
+        approver: d.approver,
+        vote: d.decision,
+        reason: d.reason,
+        option: d.option,
+        channel: d.channel,
+        ...(d.asserted_by === undefined ? {} : { asserted_by: d.asserted_by }),
+      });
     },
 
     cancel(tenantId: string, id: string, actor: string, reason?: string) {

@@ -7,7 +7,9 @@ import type { Sql } from '../db/client.ts';
 import { appendEvent } from '../db/events.ts';
 import * as questionsDb from '../db/questions.ts';
 import type { QuestionRow } from '../db/questions.ts';
+import { applyAgentRequest } from '../approvals/routing.ts';
 import { AppError } from '../errors.ts';
+import { defaultRouting } from '../policy/evaluate.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Logger } from '../log.ts';
 import { jobIds, type Queues } from '../queue/queues.ts';
@@ -47,6 +49,9 @@ export function createQuestionService(deps: QuestionDeps) {
         return existing;
       }
       const { policy } = await deps.policies.current(tenantId);
+      // The agent picks a channel only among those the policy lets it (as for approvals).
+      const asked = applyAgentRequest(defaultRouting(policy), { slack_channel: input.slack_channel });
+      if (!asked.ok) throw new AppError(asked.code, asked.message, asked.details);
       const now = clock();
       const row = await sql.begin(async (tx) => {
         const q = await questionsDb.insertQuestion(tx, {
@@ -57,7 +62,7 @@ export function createQuestionService(deps: QuestionDeps) {
           request_hash: hash,
           msg: input.msg,
           spec: input.spec,
-          routing: { slack_channel: input.slack_channel ?? policy.defaults.slack_channel ?? null },
+          routing: { slack_channel: asked.routing.slack_channel },
           created_at: now,
         });
         if (q) {

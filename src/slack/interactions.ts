@@ -9,6 +9,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { ApprovalView } from '../approvals/render.ts';
 import { getApprovalById } from '../db/approvals.ts';
+import { approverBySlackUser } from '../db/approvers.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ApprovalService } from '../services/approvals.ts';
@@ -95,8 +96,14 @@ function describeDecided(a: ApprovalView): string {
 export function slackInteractions(deps: InteractionDeps) {
   const app = new Hono();
 
-  /** Slack user → approver identity: the tenant's mapping, or slack:<user id>. */
+  /**
+   * Slack user → approver identity: the approver record with this Slack user
+   * (`holdpoint approver add … --slack-user U…`), else the policy's older
+   * `slack_users` map, else slack:<user id> (a voice that no identity list names).
+   */
   async function identityFor(tenantId: string, slackUserId: string): Promise<string> {
+    const person = await approverBySlackUser(deps.sql, tenantId, slackUserId);
+    if (person) return person.name;
     const { policy } = await deps.policies.current(tenantId);
     return policy.slack_users[slackUserId] ?? `slack:${slackUserId}`;
   }

@@ -73,7 +73,7 @@ function viewerOf(s: SessionAuth): Viewer {
 }
 
 function authOf(s: SessionAuth) {
-  return { tenant_id: s.tenant_id, key_id: s.key_id, key_prefix: s.key_prefix, role: s.role, approver: s.approver };
+  return { tenant_id: s.tenant_id, key_id: s.key_id, key_prefix: s.key_prefix, role: s.role, approver: s.approver, permissions: [] };
 }
 
 function filtersOf(q: z.infer<typeof FilterQuery>): Filters {

@@ -43,7 +43,7 @@ async function setup() {
   const put = await fetch(`${base}/v1/policy`, {
     method: 'PUT',
     headers: auth(tenant.api_keys.admin),
-    body: JSON.stringify({ defaults: { decision: 'require_approval', timeout_seconds: 60 } }),
+    body: JSON.stringify({ defaults: { decision: 'require_approval', timeout_seconds: 60, min_timeout_seconds: 1 } }),
   });
   expect(put.status).toBe(200);
   const ids: string[] = [];

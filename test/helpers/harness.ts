@@ -70,6 +70,22 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
     return { status: res.status, body: json };
   }
 
+  // Approver keys bound to a person (POST /v1/approvers), one per tenant and name.
+  const people = new Map<string, Promise<string>>();
+  /** The key of approver `name` in tenant `t`, adding the person on first use. */
+  function as(t: TenantKeys, name: string, extra: Record<string, unknown> = {}): Promise<string> {
+    const k = `${t.tenant_id}/${name}`;
+    let key = people.get(k);
+    if (!key) {
+      key = call('POST', '/v1/approvers', t.admin, { name, ...extra }).then((r) => {
+        if (r.status !== 201) throw new Error(`adding approver ${name} failed: ${JSON.stringify(r.body)}`);
+        return r.body.api_key as string;
+      });
+      people.set(k, key);
+    }
+    return key;
+  }
+
   async function setPolicy(t: TenantKeys, policy: unknown) {
     const r = await call('PUT', '/v1/policy', t.admin, policy);
     if (r.status !== 200) throw new Error(`setPolicy failed: ${JSON.stringify(r.body)}`);
@@ -84,6 +100,7 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
     workers,
     tenant,
     call,
+    as,
     setPolicy,
     async close() {
       await workers?.close(5_000);

@@ -112,8 +112,8 @@ describe('roles', () => {
   it('an admin key may do everything: guard, decide, list, and manage', async () => {
     const g = await h.call('POST', '/v1/guard', t.admin, { action: 'payment.send', agent_id: 'bot-1', idempotency_key: key() });
     expect(g.status).toBe(202);
-    const d = await h.call('POST', `/v1/approvals/${g.body.approval.id}/decision`, t.admin, { decision: 'approve', approver: 'root' });
-    expect(d.body).toMatchObject({ status: 'approved', decided_by: 'root' });
+    const d = await h.call('POST', `/v1/approvals/${g.body.approval.id}/decision`, t.admin, { decision: 'approve' });
+    expect(d.body).toMatchObject({ status: 'approved', decided_by: expect.stringMatching(/^key:hp_admin_/) });
     expect((await h.call('GET', '/v1/approvals', t.admin)).status).toBe(200);
     expect((await h.call('GET', '/v1/api-keys', t.admin)).status).toBe(200);
     expect((await h.call('POST', `/v1/approvals/${g.body.approval.id}/claim`, t.admin, {})).status).toBe(200);
@@ -135,7 +135,7 @@ describe('tenants', () => {
 
   it("another tenant's approver gets 404, never 403, on get, decision and events", async () => {
     expectError(await h.call('GET', `/v1/approvals/${approval.id}`, b.approver), 404, 'not_found');
-    expectError(await h.call('POST', `/v1/approvals/${approval.id}/decision`, b.approver, { decision: 'approve', approver: 'eve' }), 404, 'not_found');
+    expectError(await h.call('POST', `/v1/approvals/${approval.id}/decision`, b.approver, { decision: 'approve' }), 404, 'not_found');
     expectError(await h.call('GET', `/v1/approvals/${approval.id}/events`, b.approver), 404, 'not_found');
     expectError(await h.call('GET', `/v1/approvals/${approval.id}`, b.admin), 404, 'not_found');
     const mine = await h.call('GET', `/v1/approvals/${approval.id}`, a.approver);
@@ -239,6 +239,7 @@ describe('approver identities', () => {
   });
 
   it('a key bound to an approver decides as that identity', async () => {
+    await h.call('POST', '/v1/approvers', t.admin, { name: 'alice@example.com', key: false });
     const k = await h.call('POST', '/v1/api-keys', t.admin, { role: 'approver', approver: 'alice@example.com' });
     expect(k.body.approver).toBe('alice@example.com');
     const a = await park(t);
@@ -249,6 +250,8 @@ describe('approver identities', () => {
   });
 
   it('a bound key that claims another approver is 403 forbidden and records no vote', async () => {
+    await h.call('POST', '/v1/approvers', t.admin, { name: 'alice@example.com', key: false });
+    await h.call('POST', '/v1/approvers', t.admin, { name: 'bob@example.com', key: false });
     const k = await h.call('POST', '/v1/api-keys', t.admin, { role: 'approver', approver: 'alice@example.com' });
     const a = await park(t);
     expectError(await h.call('POST', `/v1/approvals/${a.id}/decision`, k.body.key, { decision: 'approve', approver: 'bob@example.com' }), 403, 'forbidden');
@@ -262,21 +265,21 @@ describe('approver identities', () => {
   it('a rule naming approver identities refuses anyone else with not_an_approver and leaves the approval pending', async () => {
     const a = await park(t, 'vault.open');
     const before = await one(h.rt.sql`SELECT count(*)::int AS count FROM approval_events WHERE approval_id = ${a.id}`);
-    expectError(await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'mallory' }), 403, 'not_an_approver');
-    expectError(await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'reject', approver: 'mallory' }), 403, 'not_an_approver');
+    const mallory = await h.as(t, 'mallory');
+    expectError(await h.call('POST', `/v1/approvals/${a.id}/decision`, mallory, { decision: 'approve' }), 403, 'not_an_approver');
+    expectError(await h.call('POST', `/v1/approvals/${a.id}/decision`, mallory, { decision: 'reject' }), 403, 'not_an_approver');
     const g = await h.call('GET', `/v1/approvals/${a.id}`, t.agent);
     expect(g.body).toMatchObject({ status: 'pending', votes: [] });
     const after = await one(h.rt.sql`SELECT count(*)::int AS count FROM approval_events WHERE approval_id = ${a.id}`);
     expect(after.count).toBe(before.count);
-    const ok = await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    const ok = await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ status: 'approved', decided_by: 'alice' });
   });
 
   it('a bound key for someone not on the rule is refused too', async () => {
-    const k = await h.call('POST', '/v1/api-keys', t.admin, { role: 'approver', approver: 'mallory' });
     const a = await park(t, 'vault.open');
-    expectError(await h.call('POST', `/v1/approvals/${a.id}/decision`, k.body.key, { decision: 'approve' }), 403, 'not_an_approver');
+    expectError(await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'mallory'), { decision: 'approve' }), 403, 'not_an_approver');
     expect(await statusOf(t, a.id)).toBe('pending');
   });
 });
@@ -493,12 +496,12 @@ describe('open endpoints', () => {
 describe('the deadline', () => {
   it('a decision after the deadline is refused and expires the approval, even before the expiry job runs (no workers here)', async () => {
     const tk = await h.tenant('late-co');
-    await h.setPolicy(tk, { defaults: { decision: 'require_approval', timeout_seconds: 1 } });
+    await h.setPolicy(tk, { defaults: { decision: 'require_approval', timeout_seconds: 1, min_timeout_seconds: 1 } });
     const g = await h.call('POST', '/v1/guard', tk.agent, { action: 'payment.send', idempotency_key: 'late-1' });
     expect(g.status).toBe(202);
     const id = g.body.approval.id as string;
     await new Promise((r) => setTimeout(r, 1_100));
-    const late = await h.call('POST', `/v1/approvals/${id}/decision`, tk.approver, { decision: 'approve', approver: 'alice' });
+    const late = await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(tk, 'alice'), { decision: 'approve' });
     expect(late.status).toBe(409);
     expect(late.body.error.code).toBe('already_decided');
     expect(late.body.error.message).toMatch(/^approval is already expired: its deadline passed at /);
@@ -512,7 +515,7 @@ describe('the deadline', () => {
 describe('expiry sweeps', () => {
   it('expire due approvals in batches, concurrent sweeps take disjoint rows, each gets its expired event and webhook row', async () => {
     const tk = await h.tenant('sweep-co');
-    await h.setPolicy(tk, { defaults: { decision: 'require_approval', timeout_seconds: 1 } });
+    await h.setPolicy(tk, { defaults: { decision: 'require_approval', timeout_seconds: 1, min_timeout_seconds: 1 } });
     await h.call('POST', '/v1/webhook-endpoints', tk.admin, { url: 'http://127.0.0.1:9/hook' });
     const ids: string[] = [];
     for (let i = 0; i < 60; i++) {

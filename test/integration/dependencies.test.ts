@@ -24,7 +24,7 @@ describe('Redis down', () => {
       const started = Date.now();
       const g = await h.call('POST', '/v1/guard', t.agent, { action: 'payment.send', idempotency_key: 'down-1', callback_url: recv.url('/cb') });
       expect(g.status).toBe(202);
-      const d = await h.call('POST', `/v1/approvals/${g.body.approval.id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+      const d = await h.call('POST', `/v1/approvals/${g.body.approval.id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
       expect(d.body.status).toBe('approved');
       expect(Date.now() - started).toBeLessThan(3_000);
       const ready = await h.call('GET', '/readyz', null);

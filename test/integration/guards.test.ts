@@ -47,7 +47,7 @@ describe('budget', () => {
     expect(g.status).toBe(202);
     const before = await h.call('GET', '/v1/usage?agent_id=bot', t.agent);
     expect(before.body.budgets[0].spent_usd).toBe(4); // held while a human decides
-    await h.call('POST', `/v1/approvals/${g.body.approval.id}/decision`, t.approver, { decision: 'reject', approver: 'alice' });
+    await h.call('POST', `/v1/approvals/${g.body.approval.id}/decision`, await h.as(t, 'alice'), { decision: 'reject' });
     const after = await h.call('GET', '/v1/usage?agent_id=bot', t.agent);
     expect(after.body.budgets[0].spent_usd).toBe(0);
   });
@@ -61,7 +61,7 @@ describe('approved actions', () => {
     );
     const g = await h.call('POST', '/v1/guard', t.agent, { action: 'pay.send', agent_id: 'bot', idempotency_key: key() });
     const id = g.body.approval.id;
-    await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     const c = await h.call('POST', `/v1/approvals/${id}/claim`, t.agent, {});
     await h.call('POST', `/v1/approvals/${id}/complete`, t.agent, { claim_token: c.body.claim_token, result: { ok: true }, cost_usd: 2.25, duration_ms: 840 });
     const ev = await h.call('GET', `/v1/approvals/${id}/events`, t.agent);
@@ -173,13 +173,13 @@ describe('dry runs', () => {
   it('POST /v1/policy/test evaluates a draft without saving it or counting the call', async () => {
     const t = await tenantWith({ rate_limit: { per_agent: { per_minute: 1 } } });
     const draft = { defaults: { decision: 'allow' }, rules: [{ name: 'no-pay', match: { action: 'pay.*' }, decision: 'deny', reason: 'not today' }] };
-    const r = await h.call('POST', '/v1/policy/test', t.approver, { policy: draft, request: { action: 'pay.send' } });
+    const r = await h.call('POST', '/v1/policy/test', t.admin, { policy: draft, request: { action: 'pay.send' } });
     expect(r.body).toMatchObject({ decision: 'deny', dry_run: true, policy_version: null });
-    const bad = await h.call('POST', '/v1/policy/test', t.approver, { policy: { rules: [{ name: 'x', decision: 'maybe' }] }, request: { action: 'a' } });
+    const bad = await h.call('POST', '/v1/policy/test', t.admin, { policy: { rules: [{ name: 'x', decision: 'maybe' }] }, request: { action: 'a' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.problems[0].path).toBe('rules.0.decision');
     // Against the active policy: two dry runs use none of the one call a minute.
-    for (let i = 0; i < 2; i++) expect((await h.call('POST', '/v1/policy/test', t.approver, { request: { action: 'a', agent_id: 'bot' } })).body.decision).toBe('allow');
+    for (let i = 0; i < 2; i++) expect((await h.call('POST', '/v1/policy/test', t.admin, { request: { action: 'a', agent_id: 'bot' } })).body.decision).toBe('allow');
     expect((await check(t, { action: 'a' })).body.decision).toBe('allow');
     expect((await check(t, { action: 'a' })).body.decision).toBe('deny');
     expect((await h.call('GET', '/v1/policy', t.admin)).body.document.rules).toEqual([]);

@@ -22,7 +22,7 @@ beforeAll(async () => {
   h = await createHarness({ workers: true, env: { SLACK_BOT_TOKEN: 'xoxb-hl', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url } });
   t = await h.tenant();
   await h.setPolicy(t, {
-    defaults: { decision: 'allow', slack_channel: '#agents' },
+    defaults: { decision: 'allow', slack_channel: '#agents', agent_may_route_to: ['#refunds'] },
     slack_users: { UALICE: 'alice' },
     rules: [{ name: 'no-drops', match: { action: 'dropDatabase' }, decision: 'deny', reason: 'never' }],
   });
@@ -66,7 +66,7 @@ describe('function calls', () => {
     // The policy allows sendPayment, but a HumanLayer function call always asks a human.
     expect(a.status).toBe('pending');
     expect(ran).toBe(0);
-    const d = await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    const d = await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     expect(d.status).toBe(200);
     expect(await result).toBe('sent 40 to acct_1');
     expect(ran).toBe(1);
@@ -81,7 +81,7 @@ describe('function calls', () => {
     }
     const result = hl.requireApproval()(deleteUser)({ id: 7 });
     const a = await approvalFor(hl.runId);
-    await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'reject', approver: 'alice', reason: 'not this user' });
+    await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'alice'), { decision: 'reject', reason: 'not this user' });
     expect(await result).toBe('User denied function deleteUser with comment: not this user');
   });
 

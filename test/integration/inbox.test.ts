@@ -154,6 +154,7 @@ describe('signing in', () => {
   });
 
   it('a revoked key ends its sessions at the next request', async () => {
+    await h.call('POST', '/v1/approvers', t.admin, { name: 'temp', key: false });
     const k = await h.call('POST', '/v1/api-keys', t.admin, { role: 'approver', approver: 'temp' });
     const b = await signedIn(k.body.key);
     expect((await b.go('GET', '/ui/inbox')).status).toBe(200);
@@ -306,7 +307,7 @@ describe('deciding', () => {
     const a = await park(t);
     const b = await signedIn();
     const page = await detailPage(b, a.id);
-    await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'reject', approver: 'bob', reason: 'too much' });
+    await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'bob'), { decision: 'reject', reason: 'too much' });
     const r = await b.go('POST', `/ui/approvals/${a.id}/decision`, { _csrf: csrfOf(page.html), decision: 'approve' });
     expect(r.status).toBe(409);
     expect(r.html).toMatch(/Already rejected by bob \(api\) at \d{4}-\d\d-\d\d [\d:]+ UTC\. Your approve was not recorded\./);
@@ -332,8 +333,7 @@ describe('deciding', () => {
     const r = await b.go('POST', `/ui/approvals/${a.id}/decision`, { _csrf: csrfOf(page.html), decision: 'approve' });
     expect(r.status).toBe(403);
     expect(r.html).toContain('flash error');
-    const alice = await h.call('POST', '/v1/api-keys', t.admin, { role: 'approver', approver: 'alice' });
-    const ab = await signedIn(alice.body.key);
+    const ab = await signedIn(await h.as(t, 'alice'));
     const ok = await ab.go('POST', `/ui/approvals/${a.id}/decision`, { _csrf: csrfOf((await detailPage(ab, a.id)).html), decision: 'approve' });
     expect(ok.status).toBe(303);
     expect((await h.call('GET', `/v1/approvals/${a.id}`, t.agent)).body).toMatchObject({ status: 'approved', decided_by: 'alice', decision_channel: 'web' });
@@ -364,8 +364,8 @@ describe('history, CSV and overview', () => {
     const a1 = await park(th, 'payment.send', { idempotency_key: '=HYPERLINK("x")' });
     const a2 = await park(th, 'vault.open', { agent_id: 'ops-bot' });
     await park(th, 'payment.send');
-    await h.call('POST', `/v1/approvals/${a1.id}/decision`, th.approver, { decision: 'approve', approver: 'carol', reason: 'ok, "fine"' });
-    await h.call('POST', `/v1/approvals/${a2.id}/decision`, th.approver, { decision: 'reject', approver: 'dave' });
+    await h.call('POST', `/v1/approvals/${a1.id}/decision`, await h.as(th, 'carol'), { decision: 'approve', reason: 'ok, "fine"' });
+    await h.call('POST', `/v1/approvals/${a2.id}/decision`, await h.as(th, 'dave'), { decision: 'reject' });
   });
 
   it('history lists decided approvals with outcome, decider and time to decision, filtered', async () => {
@@ -455,7 +455,7 @@ describe('the live feed', () => {
     await new Promise((r) => setTimeout(r, 200));
     const theirs = await park(other); // another tenant: must not appear
     const a = await park(tl);
-    await h.call('POST', `/v1/approvals/${a.id}/decision`, tl.approver, { decision: 'approve', approver: 'erin' });
+    await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(tl, 'erin'), { decision: 'approve' });
     const evs = await mine;
     expect(evs[0]).toMatchObject({ event: 'ready' });
     const start = evs[0]!.id;

@@ -12,7 +12,7 @@ let n = 0;
 const key = () => `key-${++n}-${Date.now()}`;
 
 const POLICY = {
-  defaults: { decision: 'allow' },
+  defaults: { decision: 'allow', min_timeout_seconds: 1 },
   rules: [
     { name: 'payments', match: { action: 'payment.*', when: { 'params.amount': { gt: 1000 } } }, decision: 'require_approval', reason: 'big payment' },
     { name: 'never-drop', match: { action: 'database.drop*' }, decision: 'deny', reason: 'Dropping databases is never allowed' },
@@ -118,7 +118,7 @@ describe('guard', () => {
 describe('deciding', () => {
   it('approve: the approval is approved and approval.approved reaches the callback, signed', async () => {
     const a = await park();
-    const r = await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'alice', reason: 'looks fine' });
+    const r = await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'alice'), { decision: 'approve', reason: 'looks fine' });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ status: 'approved', decided_by: 'alice', decision_reason: 'looks fine', decision_channel: 'api' });
     const [d] = await arrived(a.id, 'approval.approved');
@@ -131,18 +131,19 @@ describe('deciding', () => {
 
   it('reject: one reject decides, with its reason, and a later approve is refused with the current state', async () => {
     const a = await park();
-    const r = await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'reject', approver: 'bob', reason: 'too much' });
+    const r = await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'bob'), { decision: 'reject', reason: 'too much' });
     expect(r.body).toMatchObject({ status: 'rejected', decided_by: 'bob', decision_reason: 'too much' });
-    const late = await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'carol' });
+    const late = await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'carol'), { decision: 'approve' });
     expect(late.status).toBe(409);
     expect(late.body.error.code).toBe('already_decided');
     expect(late.body.error.details.approval.status).toBe('rejected');
     await waitFor(() => deliveriesFor(a.id, 'approval.rejected').length);
   });
 
-  it('an agent cannot approve its own request', async () => {
-    const a = await park();
-    const r = await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'bot-1' });
+  it('an agent cannot approve its own request, even when a person of that name is added after it asked', async () => {
+    const a = await park({ agent_id: 'bot-self' });
+    // guard refuses an agent_id that names an approver; one added later is still refused its own request.
+    const r = await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'bot-self'), { decision: 'approve' });
     expect(r.status).toBe(403);
     expect(r.body.error.code).toBe('self_approval');
     expect((await h.call('GET', `/v1/approvals/${a.id}`, t.agent)).body.status).toBe('pending');
@@ -152,12 +153,12 @@ describe('deciding', () => {
     const r0 = await guard({ action: 'wire.transfer', idempotency_key: key() });
     const id = r0.body.approval.id;
     expect(r0.body.approval.required_approvals).toBe(2);
-    const first = await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    const first = await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     expect(first.body.status).toBe('pending');
-    const repeat = await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    const repeat = await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     expect(repeat.body.status).toBe('pending');
     expect(repeat.body.votes).toHaveLength(1);
-    const second = await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision: 'approve', approver: 'bob' });
+    const second = await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(t, 'bob'), { decision: 'approve' });
     expect(second.body.status).toBe('approved');
     expect(second.body.votes.map((v: { approver: string }) => v.approver).sort()).toEqual(['alice', 'bob']);
   });
@@ -175,7 +176,7 @@ describe('deciding', () => {
 describe('execution lease', () => {
   it('claim once, a second claim gets 409, complete with the token closes it', async () => {
     const a = await park();
-    await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     const c1 = await h.call('POST', `/v1/approvals/${a.id}/claim`, t.agent, {});
     expect(c1.status).toBe(200);
     expect(c1.body.approval.status).toBe('executing');
@@ -199,7 +200,7 @@ describe('execution lease', () => {
 
   it('fail records the error', async () => {
     const a = await park();
-    await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     const c = await h.call('POST', `/v1/approvals/${a.id}/claim`, t.agent, { lease_seconds: 60 });
     const f = await h.call('POST', `/v1/approvals/${a.id}/fail`, t.agent, { claim_token: c.body.claim_token, error: { message: 'card declined' } });
     expect(f.body).toMatchObject({ status: 'failed', error: { message: 'card declined' } });
@@ -207,7 +208,7 @@ describe('execution lease', () => {
 
   it('a lapsed lease returns the approval to approved, on the record', async () => {
     const a = await park();
-    await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     await h.call('POST', `/v1/approvals/${a.id}/claim`, t.agent, { lease_seconds: 1 });
     await new Promise((r) => setTimeout(r, 1100));
     await h.workers!.reconcileNow();
@@ -232,10 +233,11 @@ describe('expiry', () => {
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) ids.push((await guard({ action: 'short.op', idempotency_key: key() })).body.approval.id);
     const deadline = Date.parse((await h.call('GET', `/v1/approvals/${ids[ids.length - 1]}`, t.agent)).body.expires_at);
+    const alice = await h.as(t, 'alice');
     await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now() - 5)));
     await Promise.all(
       ids.flatMap((id) => [
-        h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision: 'approve', approver: 'alice' }),
+        h.call('POST', `/v1/approvals/${id}/decision`, alice, { decision: 'approve' }),
         h.rt.service.expire(id),
       ]),
     );
@@ -268,7 +270,7 @@ describe('long-poll', () => {
     const a = await park();
     const polling = h.call('GET', `/v1/approvals/by-key/${a.idempotency_key}?wait=10`, t.agent).then((r) => ({ r, at: performance.now() }));
     await new Promise((r) => setTimeout(r, 300));
-    const decided = await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    const decided = await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     const decidedAt = performance.now();
     expect(decided.status).toBe(200);
     const { r, at } = await polling;
@@ -288,7 +290,7 @@ describe('long-poll', () => {
 describe('audit trail', () => {
   it('every event is hash-chained and the chain checks out', async () => {
     const a = await park();
-    await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision: 'reject', approver: 'bob' });
+    await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, 'bob'), { decision: 'reject' });
     const r = await h.call('GET', `/v1/approvals/${a.id}/events`, t.agent);
     expect(r.body.chain).toEqual({ intact: true, checked: 3 });
     expect(r.body.events.map((e: { type: string }) => e.type)).toEqual(['requested', 'voted', 'rejected']);

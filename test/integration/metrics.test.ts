@@ -85,10 +85,10 @@ describe('GET /metrics after a guard, an API decision and its webhooks', () => {
     expect(g.status).toBe(202);
     const id = g.body.approval.id as string;
     await sleep(1_100); // so the time to decision is over a second
-    const d = await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision: 'approve', approver: 'alice' });
+    const d = await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(t, 'alice'), { decision: 'approve' });
     expect(d.body.status).toBe('approved');
     const elapsed = (Date.now() - before) / 1000;
-    const late = await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision: 'reject', approver: 'bob' });
+    const late = await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(t, 'bob'), { decision: 'reject' });
     expect(late.status).toBe(409);
     const claim = await h.call('POST', `/v1/approvals/${id}/claim`, t.agent);
     expect(claim.status).toBe(200);
@@ -97,7 +97,7 @@ describe('GET /metrics after a guard, an API decision and its webhooks', () => {
     expect((await h.call('POST', '/v1/guard', t.agent, { action: 'payment.send', idempotency_key: 'm-2' })).status).toBe(202);
     const wire = await h.call('POST', '/v1/guard', t.agent, { action: 'wire.send', idempotency_key: 'm-3' });
     expect(wire.status).toBe(202);
-    const vote = await h.call('POST', `/v1/approvals/${wire.body.approval.id}/decision`, t.approver, { decision: 'approve', approver: 'carol' });
+    const vote = await h.call('POST', `/v1/approvals/${wire.body.approval.id}/decision`, await h.as(t, 'carol'), { decision: 'approve' });
     expect(vote.body.status).toBe('pending');
 
     // Redis loses m-2's expiry job; the reconciler puts it back, and says so.
@@ -300,7 +300,7 @@ describe('/readyz and stuck queues', () => {
     h = await createHarness({ env: { HOLDPOINT_READY_MAX_QUEUE_AGE_MS: '300' } });
     t = await h.tenant();
     recv = await startReceiver();
-    await h.setPolicy(t, { defaults: { decision: 'require_approval' } });
+    await h.setPolicy(t, { defaults: { decision: 'require_approval', min_timeout_seconds: 1 } });
   });
   afterAll(async () => {
     await recv.close();

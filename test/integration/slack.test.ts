@@ -15,9 +15,11 @@ let recv: Awaited<ReturnType<typeof startReceiver>>;
 let n = 0;
 
 const POLICY = {
-  defaults: { decision: 'require_approval', slack_channel: '#approvals' },
-  slack_users: { UALICE: 'alice', UBOB: 'bob' },
+  defaults: { decision: 'require_approval', slack_channel: '#approvals', min_timeout_seconds: 1 },
+  slack_users: { UALICE: 'alice', UBOB: 'bob', UGINA: 'gina-old' },
   rules: [
+    { name: 'franks', match: { action: 'frank.*' }, decision: 'require_approval', approval: { approvers: { identities: ['frank'] } } },
+    { name: 'frank-and-gina', match: { action: 'pair.*' }, decision: 'require_approval', approval: { required_approvals: 2, approvers: { identities: ['frank', 'gina'] } } },
     { name: 'two', match: { action: 'wire.*' }, decision: 'require_approval', approval: { required_approvals: 2 } },
     { name: 'listed', match: { action: 'listed.*' }, decision: 'require_approval', approval: { approvers: { slack_user_ids: ['UALICE'] } } },
     { name: 'short', match: { action: 'short.*' }, decision: 'require_approval', approval: { timeout_seconds: 1 } },
@@ -226,6 +228,35 @@ describe('deciding from Slack', () => {
     await click(a.id, 'holdpoint_approve', 'UALICE');
     await waitFor(() => slack.callsTo('chat.postEphemeral').some((c) => c.args.user === 'UALICE' && /expired/.test(c.args.text)));
     expect((await status(a.id)).status).toBe('expired');
+  });
+
+  it('a click counts as the approver whose record has that Slack user, so an identities route accepts it', async () => {
+    expect((await h.call('POST', '/v1/approvers', t.admin, { name: 'frank', slack_user_id: 'UFRANK', key: false })).status).toBe(201);
+    const a = await park('frank.op');
+    await click(a.id, 'holdpoint_approve', 'UFRANK');
+    expect(await status(a.id)).toMatchObject({ status: 'approved', decided_by: 'frank', decision_channel: 'slack' });
+  });
+
+  it('a Slack user mapped to no approver cannot satisfy an identities route, and the refusal is recorded', async () => {
+    const a = await park('frank.op');
+    await click(a.id, 'holdpoint_approve', 'UNOBODY');
+    await waitFor(() => slack.callsTo('chat.postEphemeral').some((c) => c.args.user === 'UNOBODY' && /not an approver/.test(c.args.text)));
+    expect(await status(a.id)).toMatchObject({ status: 'pending', votes: [] });
+    expect(await eventsOf(a.id)).toContain('slack_refused');
+  });
+
+  it('the approver record wins over the policy slack_users map, so a quorum means the same people in Slack and the API', async () => {
+    await h.call('POST', '/v1/approvers', t.admin, { name: 'frank', slack_user_id: 'UFRANK', key: false });
+    const gina = await h.call('POST', '/v1/approvers', t.admin, { name: 'gina', slack_user_id: 'UGINA' });
+    const a = await park('pair.op');
+    // gina votes through the API with her key, then clicks in Slack: one person, one vote.
+    await h.call('POST', `/v1/approvals/${a.id}/decision`, gina.body.api_key, { decision: 'approve' });
+    await click(a.id, 'holdpoint_approve', 'UGINA');
+    expect(await status(a.id)).toMatchObject({ status: 'pending', votes: [expect.objectContaining({ approver: 'gina' })] });
+    await click(a.id, 'holdpoint_approve', 'UFRANK');
+    const done = await status(a.id);
+    expect(done.status).toBe('approved');
+    expect(done.votes.map((v: { approver: string }) => v.approver).sort()).toEqual(['frank', 'gina']);
   });
 
   it('a quorum of two: the first click is a vote the message shows, the second decides', async () => {

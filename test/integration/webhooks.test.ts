@@ -102,7 +102,7 @@ describe('webhook delivery', () => {
     recv.setResponder(() => 200);
     const ep = await h.call('POST', '/v1/webhook-endpoints', t.admin, { url: recv.url('/only-rejected'), event_types: ['approval.rejected'] });
     const id = await park('/cb2');
-    await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision: 'reject', approver: 'bob' });
+    await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(t, 'bob'), { decision: 'reject' });
     await waitFor(() => recv.received.some((r) => r.path === '/only-rejected'));
     const got = recv.received.filter((r) => r.path === '/only-rejected' && r.json.data.id === id);
     expect(got.map((r) => r.json.type)).toEqual(['approval.rejected']);

@@ -64,7 +64,7 @@ describe('parsePolicy', () => {
   it('fills in safe defaults: fail closed, approval required, one approver, 15 minutes, reject on timeout', () => {
     const p = policy({});
     expect(p.fail_mode).toBe('closed');
-    expect(p.defaults).toEqual({ decision: 'require_approval', timeout_seconds: 900, on_timeout: 'reject', required_approvals: 1 });
+    expect(p.defaults).toEqual({ decision: 'require_approval', timeout_seconds: 900, on_timeout: 'reject', required_approvals: 1, min_timeout_seconds: 60, agent_may_route_to: [] });
     expect(p.rules).toEqual([]);
     expect(policy({ defaults: { slack_channel: '#ops' } }).defaults).toMatchObject({ decision: 'require_approval', slack_channel: '#ops' });
   });
@@ -201,6 +201,8 @@ describe('evaluate: decisions', () => {
       required_approvals: 2,
       timeout_seconds: 600,
       on_timeout: 'reject',
+      min_timeout_seconds: 60,
+      agent_may_route_to: [],
     });
   });
 
@@ -215,6 +217,8 @@ describe('evaluate: decisions', () => {
       required_approvals: 3,
       timeout_seconds: 120,
       on_timeout: 'approve',
+      min_timeout_seconds: 60,
+      agent_may_route_to: [],
     });
   });
 

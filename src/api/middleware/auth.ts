@@ -21,6 +21,7 @@ export function authenticate(sql: Sql): MiddlewareHandler<AppEnv> {
       key_prefix: key.prefix,
       role: key.role,
       approver: key.approver,
+      permissions: key.permissions,
     } satisfies Auth);
     await next();
   };

@@ -1,7 +1,8 @@
 // Tenant administration: policy, API keys, webhook endpoints and deliveries. Admin keys only.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { WEBHOOK_EVENT_TYPES } from '../../approvals/status.ts';
-import { ROLES, insertKey, listKeys, revokeKey, type ApiKeyRow } from '../../db/keys.ts';
+import { getApprover } from '../../db/approvers.ts';
+import { PERMISSIONS, ROLES, insertKey, listKeys, revokeKey, type ApiKeyRow } from '../../db/keys.ts';
 import { getTenant } from '../../db/tenants.ts';
 import * as webhooksDb from '../../db/webhooks.ts';
 import { AppError } from '../../errors.ts';
@@ -23,6 +24,7 @@ const renderKey = (k: ApiKeyRow) => ({
   prefix: k.prefix,
   name: k.name,
   approver: k.approver,
+  permissions: k.permissions,
   created_at: k.created_at.toISOString(),
   revoked_at: k.revoked_at ? k.revoked_at.toISOString() : null,
 });
@@ -97,9 +99,18 @@ const createKey = createRoute({
   method: 'post',
   path: '/v1/api-keys',
   request: {
-    body: jsonBody(z.strictObject({ role: z.enum(ROLES), name: z.string().max(200).optional(), approver: Ident().optional() })),
+    body: jsonBody(
+      z.strictObject({
+        role: z.enum(ROLES),
+        name: z.string().max(200).optional(),
+        /** Bind the key to an existing approver: it then decides as that person. */
+        approver: Ident().optional(),
+        /** `assert_identity`: an integration that authenticated the person itself may name the approver. */
+        permissions: z.array(z.enum(PERMISSIONS)).max(PERMISSIONS.length).default([]),
+      }),
+    ),
   },
-  responses: { 201: jsonResponse(any, 'the key is shown once, in `key`'), ...errorResponses(400, 401, 403) },
+  responses: { 201: jsonResponse(any, 'the key is shown once, in `key`'), ...errorResponses(400, 401, 403, 422) },
 });
 const listKeysRoute = createRoute({ method: 'get', path: '/v1/api-keys', responses: { 200: jsonResponse(any), ...errorResponses(401, 403) } });
 const deleteKey = createRoute({
@@ -188,7 +199,8 @@ export function adminRoutes(deps: AppDeps) {
 
   app.openapi(testPolicy, async (c) => {
     const auth = c.get('auth');
-    allow(auth, 'approver');
+    // Admin only: a draft policy runs admin-chosen patterns on this process.
+    allow(auth, 'admin');
     const body = c.req.valid('json');
     let policy: ActivePolicy | undefined;
     if (body.policy) {
@@ -209,7 +221,19 @@ export function adminRoutes(deps: AppDeps) {
     if (body.approver && body.role === 'agent') {
       throw new AppError('validation_failed', 'only approver or admin keys carry an approver identity', { field: 'approver' });
     }
-    const { key, row } = await insertKey(sql, { tenant_id: auth.tenant_id, role: body.role, name: body.name ?? null, approver: body.approver ?? null });
+    if (body.permissions.length > 0 && body.role === 'agent') {
+      throw new AppError('validation_failed', 'agent keys cannot carry permissions: an agent never names who approved', { field: 'permissions' });
+    }
+    if (body.approver && !(await getApprover(sql, auth.tenant_id, body.approver))) {
+      throw new AppError('unknown_approver', `no approver named "${body.approver}"; add the person first (POST /v1/approvers)`, { field: 'approver' });
+    }
+    const { key, row } = await insertKey(sql, {
+      tenant_id: auth.tenant_id,
+      role: body.role,
+      name: body.name ?? null,
+      approver: body.approver ?? null,
+      permissions: [...new Set(body.permissions)],
+    });
     return c.json({ ...renderKey(row), key }, 201);
   });
 

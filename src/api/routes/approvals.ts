@@ -5,6 +5,7 @@ import { AppError } from '../../errors.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv, Auth } from '../env.ts';
 import { validationHook } from '../errors.ts';
+import { resolveVoter, ownVoter } from '../../identities/voter.ts';
 import { allow } from '../middleware/auth.ts';
 import { parseLastEventId, tenantStream } from '../stream.ts';
 import { ApprovalSchema, IdParam, Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
@@ -126,15 +127,9 @@ const events = createRoute({
   },
 });
 
-/** Who is deciding: a key bound to an approver identity decides as that identity. */
-export function approverFor(auth: Auth, claimed: string | undefined): string {
-  if (auth.approver) {
-    if (claimed && claimed !== auth.approver) {
-      throw new AppError('forbidden', `this key decides as ${auth.approver}; it cannot decide as ${claimed}`);
-    }
-    return auth.approver;
-  }
-  return claimed ?? `key:${auth.key_prefix}`;
+/** Who is deciding when nobody is named in the body: the key's bound approver, else the key itself. */
+export function approverFor(auth: Auth, _claimed?: undefined): string {
+  return ownVoter(auth).approver;
 }
 
 const actor = (auth: Auth) => `key:${auth.key_prefix}`;
@@ -176,10 +171,12 @@ export function approvalRoutes(deps: AppDeps) {
     const auth = c.get('auth');
     allow(auth, 'approver');
     const body = c.req.valid('json');
+    const voter = await resolveVoter(deps.sql, auth, body.approver);
     const approval = await s.decide(auth.tenant_id, c.req.valid('param').id, {
       decision: body.decision,
       reason: body.reason,
-      approver: approverFor(auth, body.approver),
+      approver: voter.approver,
+      asserted_by: voter.asserted_by,
       channel: 'api',
     });
     return c.json(approval, 200);

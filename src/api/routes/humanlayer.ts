@@ -13,6 +13,7 @@ import type { AppDeps } from '../deps.ts';
 import type { AppEnv, Auth } from '../env.ts';
 import { validationHook } from '../errors.ts';
 import { allow } from '../middleware/auth.ts';
+import { ownVoter } from '../../identities/voter.ts';
 import { Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
 
 const anyObject = z.record(z.string(), z.unknown());
@@ -113,7 +114,8 @@ export function toHumanContact(q: QuestionRow) {
   };
 }
 
-const approverFor = (auth: Auth) => auth.approver ?? `key:${auth.key_prefix}`;
+// A response is the authenticated key's vote (its bound approver, else key:<prefix>): never a name in the body.
+const approverFor = (auth: Auth) => ownVoter(auth).approver;
 
 export function humanlayerRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
