@@ -45,7 +45,7 @@ async function pay(invoice: (typeof invoices)[number]): Promise<void> {
       // Parked: say where, then block on the same key until someone decides.
       console.log(`${invoice.id}: ${invoice.amount} to ${invoice.to} needs approval — approval ${err.approvalId}, waiting up to ${waitMs / 1000} s`);
       console.log(`  approve it in Slack, or: curl -X POST ${baseUrl}/v1/approvals/${err.approvalId}/decision -H "Authorization: Bearer $APPROVER" \\`);
-      console.log(`    -H 'Content-Type: application/json' -d '{"decision":"approve","approver":"you"}'`);
+      console.log(`    -H 'Content-Type: application/json' -d '{"decision":"approve"}'`);
       permit = await hp.guard('payment.send', { ...options, wait: waitMs });
     }
   } catch (err) {

@@ -8,6 +8,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Config } from './config.ts';
 import { ROLES, insertKey } from './db/keys.ts';
 import { insertTenant } from './db/tenants.ts';
+import { addApprover } from './identities/approvers.ts';
 import type { Logger } from './log.ts';
 import { createWorkerConnection } from './queue/connection.ts';
 import { createRuntime } from './runtime.ts';
@@ -89,6 +90,8 @@ export async function runDemo(config: Config, log: Logger, out: (line: string) =
     out(previewBlocks(approvalMessage(approval).blocks));
     out('');
 
+    // alice is a person of the tenant, and her key decides as her (never a name in a request body).
+    await addApprover(rt.sql, tenant.id, { name: 'alice', email: 'alice@example.com', key: true }, 'demo');
     await rt.service.decide(tenant.id, approval.id, { decision: 'approve', approver: 'alice', reason: 'invoice checked', channel: 'api' });
     const approved = await waitFor('approval.approved');
     out(`4. alice approves. The agent's webhook receives approval.approved (signature ${approved?.verified ? 'verified with standardwebhooks' : 'NOT verified'}).`);

@@ -45,7 +45,7 @@ export function holdpointSampler(s: HoldpointSide, hooks: Receiver): () => Promi
       hooks,
       async (key) => (await must('POST', `${s.hp.base}/v1/guard`, { key: agent, body: { action: 'payment.send', agent_id: 'bench', params: { amount: 1200 }, idempotency_key: key } })).approval.id,
       (key) => request('GET', `${s.hp.base}/v1/approvals/by-key/${key}?wait=30`, { key: agent }),
-      (id) => must('POST', `${s.hp.base}/v1/approvals/${id}/decision`, { key: approver, body: { decision: 'approve', approver: 'bench-human' } }),
+      (id) => must('POST', `${s.hp.base}/v1/approvals/${id}/decision`, { key: approver, body: { decision: 'approve' } }),
     );
 }
 

@@ -59,13 +59,13 @@ export async function roundtripsScenario(): Promise<ScenarioResult> {
       const b = snap(pg, redis);
       for (let i = 0; i < n; i++) await must('POST', `${s.hp.base}/v1/check`, { key: s.tenant.keys.agent, body: checkBody() });
       const c = snap(pg, redis);
-      for (const id of ids) await must('POST', `${s.hp.base}/v1/approvals/${id}/decision`, { key: s.tenant.keys.approver, body: { decision: 'approve', approver: 'bench-human' } });
+      for (const id of ids) await must('POST', `${s.hp.base}/v1/approvals/${id}/decision`, { key: s.tenant.keys.approver, body: { decision: 'approve' } });
       const d = snap(pg, redis);
       for (let i = 0; i < n; i++) await must('GET', `${s.hp.base}/healthz`);
       const e = snap(pg, redis);
       const more = await guards(s, n);
       const f = snap(pg, redis);
-      for (const id of more) await must('POST', `${s.hp.base}/v1/approvals/${id}/decision`, { key: s.tenant.keys.approver, body: { decision: 'reject', approver: 'bench-human' } });
+      for (const id of more) await must('POST', `${s.hp.base}/v1/approvals/${id}/decision`, { key: s.tenant.keys.approver, body: { decision: 'reject' } });
       const g = snap(pg, redis);
       return { guard: per(a, b, n), check: per(b, c, n), decision: per(c, d, n), healthz: per(d, e, n), reject: per(f, g, n) };
     });
@@ -86,7 +86,7 @@ export async function roundtripsScenario(): Promise<ScenarioResult> {
       const b = snap(pg, redis);
       const ms1 = performance.now() - t1;
       const t2 = performance.now();
-      for (const id of ids) await must('POST', `${s.hp.base}/v1/approvals/${id}/decision`, { key: s.tenant.keys.approver, body: { decision: 'approve', approver: 'bench-human' } });
+      for (const id of ids) await must('POST', `${s.hp.base}/v1/approvals/${id}/decision`, { key: s.tenant.keys.approver, body: { decision: 'approve' } });
       await sleep(QUICK ? 1000 : 2000);
       const c = snap(pg, redis);
       const ms2 = performance.now() - t2;

@@ -56,7 +56,7 @@ function example(file: string, env: Record<string, string> = {}) {
 }
 
 const decide = async (id: string, decision: 'approve' | 'reject', approver: string, reason?: string) => {
-  const r = await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision, approver, ...(reason ? { reason } : {}) });
+  const r = await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(t, approver), { decision, ...(reason ? { reason } : {}) });
   expect(r.status).toBe(200);
 };
 
