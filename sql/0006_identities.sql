@@ -32,8 +32,13 @@ CREATE UNIQUE INDEX approvers_oidc ON approvers (tenant_id, oidc_subject) WHERE 
 ALTER TABLE api_keys ADD COLUMN permissions text[] NOT NULL DEFAULT '{}'
   CHECK (permissions <@ ARRAY['assert_identity']::text[]);
 
--- Keys already bound to a name keep working: that name becomes an approver
--- (unless it is one the engine writes, which no key should have carried).
+-- A key bound to a name the engine writes (slack:…, system) could pose as the
+-- engine: it loses the binding and votes as key:<prefix> from now on.
+UPDATE api_keys SET approver = NULL
+WHERE approver IS NOT NULL
+  AND (approver !~ '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$' OR lower(approver) IN ('system', 'timeout'));
+
+-- Keys already bound to a name keep working: that name becomes an approver.
 INSERT INTO approvers (tenant_id, name, created_by)
 SELECT DISTINCT tenant_id, approver, 'migration 0006'
 FROM api_keys

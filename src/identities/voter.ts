@@ -27,7 +27,9 @@ export const keyIdentity = (auth: Pick<Auth, 'key_prefix'>) => `key:${auth.key_p
 
 /** The voter when nobody is named: the bound approver, else the key itself. */
 export function ownVoter(auth: Pick<Auth, 'approver' | 'key_prefix'>): Voter {
-  return { approver: auth.approver ?? keyIdentity(auth) };
+  // A binding to an engine name (possible only in data written before 0006) is no binding.
+  const bound = auth.approver && !isEngineName(auth.approver) ? auth.approver : null;
+  return { approver: bound ?? keyIdentity(auth) };
 }
 
 export async function resolveVoter(sql: Tx, auth: Auth, claimed: string | undefined): Promise<Voter> {
