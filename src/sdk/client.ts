@@ -2,8 +2,9 @@
 // helpers around them. Fetch only, so it runs on Node ≥ 20, Deno, Bun and edge
 // runtimes, and importing it loads nothing of the server.
 import { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, ConnectionError, HoldpointError, ServerError } from './errors.ts';
-import { jsonSnapshot, stableJson } from './json.ts';
-import { allowedPermit, claimedPermit, failedOpenPermit, runUnderPermit, type Granted } from './permit.ts';
+import { jsonSnapshot } from './json.ts';
+import { argsFor, defaultFromParams, defaultParams, granted, type Asked } from './params.ts';
+import { allowedPermit, claimedPermit, failedOpenPermit, runUnderPermit } from './permit.ts';
 import { backoff, createTransport, sleep, type FetchLike, type Transport } from './transport.ts';
 import type { Approval, Decision, Permit, Reason, WaitOption } from './types.ts';
 
@@ -129,12 +130,6 @@ interface CheckReply {
   redacted_paths?: string[];
 }
 
-/** What guard sent and was told, carried from the first answer to the Permit. */
-interface Asked {
-  sent: Record<string, unknown>;
-  redactedPaths: string[];
-}
-
 /** How long past an approval's deadline `wait: true` keeps listening for the expiry to land. */
 const DEADLINE_MARGIN_MS = 10_000;
 const MAX_POLL_S = 60;
@@ -166,42 +161,7 @@ function unexpected(status: number, what: string, body: unknown): HoldpointError
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const pathsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((p): p is string => typeof p === 'string') : []);
 
-/** The params a Permit carries: the server's, flagged when they are not what was sent. */
-function granted(params: Record<string, unknown>, asked: Asked): Granted {
-  const modified = asked.redactedPaths.length > 0 || (params !== asked.sent && stableJson(params) !== stableJson(asked.sent));
-  return { params, modified, redactedPaths: asked.redactedPaths };
-}
-
-/** The arguments `guarded` calls fn with: the originals, unless Holdpoint changed the params. */
-function argsFor<A extends unknown[]>(permit: Permit, args: A, fromParams: ((params: Record<string, unknown>, original: A) => A | null) | undefined): A {
-  if (!permit.modified) return args;
-  const out = fromParams?.(permit.params, args);
-  if (out) return out;
-  throw new HoldpointError(
-    'params_modified',
-    `the policy redacted ${permit.redactedPaths.join(', ') || 'the params'}, and guarded() cannot map the redacted params back to fn's arguments: give it fromParams`,
-    { details: { redactedPaths: permit.redactedPaths } },
-  );
-}
-
-/** The inverse of defaultParams. */
-function defaultFromParams<A extends unknown[]>(params: Record<string, unknown>, args: A): A | null {
-  if (isPlainObject(args)) return [params] as unknown as A;
-  const list = params.args;
-  return Array.isArray(list) && list.length === args.length ? (list as A) : null;
-}
-
 const byKeyPath = (key: string) => `/v1/approvals/by-key/${encodeURIComponent(key)}`;
-
-/** One plain-object argument: it is the params itself. */
-function isPlainObject(args: unknown[]): boolean {
-  const [only] = args;
-  return args.length === 1 && typeof only === 'object' && only !== null && Object.getPrototypeOf(only) === Object.prototype;
-}
-
-function defaultParams(args: unknown[]): Record<string, unknown> {
-  return isPlainObject(args) ? (args[0] as Record<string, unknown>) : { args };
-}
 
 function configured(baseUrl: string, apiKey: string): string {
   // Caught here, not at the first request, where fetch would reject with a TypeError that reads as a network failure.

@@ -89,7 +89,12 @@ export function jsonSnapshot(value: unknown, path: string): unknown {
   }
 }
 
-/** Canonical JSON (sorted keys) of a snapshot, to compare two of them. */
+/**
+ * Canonical JSON (sorted keys) of a snapshot, to compare two of them.
+ *
+ * @example
+ * stableJson({ b: 1, a: 2 }) === stableJson({ a: 2, b: 1 }); // true
+ */
 export function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
   if (typeof v === 'object' && v !== null) {

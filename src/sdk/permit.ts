@@ -3,6 +3,7 @@
 // which counts as success.
 import { HoldpointError, InvalidRequest } from './errors.ts';
 import { jsonSnapshot } from './json.ts';
+import type { Granted } from './params.ts';
 import type { Transport } from './transport.ts';
 import type { Approval, Permit } from './types.ts';
 
@@ -36,13 +37,6 @@ function withReports(fields: Fields, report: (ok: boolean, payload: unknown) => 
 
 const lostThenDone = (err: unknown, code: string) =>
   err instanceof HoldpointError && err.code === code && (err.attempts ?? 1) > 1;
-
-/** What the server let this action run on, and whether that differs from what was sent. */
-export interface Granted {
-  params: Record<string, unknown>;
-  modified: boolean;
-  redactedPaths: string[];
-}
 
 /** A plain allow: reports go to POST /v1/report against the decision. */
 export function allowedPermit(t: Transport, decisionId: string, granted: Granted): Permit {
