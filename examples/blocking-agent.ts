@@ -33,9 +33,9 @@ console.log(`  find it: curl ${baseUrl}/v1/approvals/by-key/${idempotencyKey} -H
 
 try {
   const refund = await hp.withGuard('payment.refund', { idempotencyKey, params: { order, amount }, wait: waitMs }, async (permit) => {
-    // Runs once, after the approval; the result is reported as completed.
+    // Runs once, after the approval, on what was approved (permit.params); the result is reported as completed.
     console.log(`approved by ${permit.approver ?? 'policy'}: refunding`);
-    return { refund_id: `re_${randomUUID().slice(0, 8)}`, order, amount };
+    return { refund_id: `re_${randomUUID().slice(0, 8)}`, order: permit.params.order as string, amount: permit.params.amount as number };
   });
   console.log(`refunded ${refund.amount} for ${refund.order} — ${refund.refund_id}`);
 } catch (err) {

@@ -55,9 +55,11 @@ async function run(job: Job): Promise<void> {
     if (err instanceof ActionClaimed) return console.log(`${job.invoice}: already ${err.approvalStatus} elsewhere; not running it again`);
     throw err;
   }
-  const receipt = { payment_id: `pay_${randomUUID().slice(0, 8)}`, ...job.params };
+  // Pay what was approved (permit.params: redacted where the policy redacted), not what the job held.
+  const { to, amount } = permit.params as Job['params'];
+  const receipt = { payment_id: `pay_${randomUUID().slice(0, 8)}`, to, amount };
   await permit.complete(receipt);
-  console.log(`${job.invoice}: resumed and paid ${job.params.amount} to ${job.params.to} (approved by ${permit.approver ?? 'policy'}) — ${receipt.payment_id}`);
+  console.log(`${job.invoice}: resumed and paid ${amount} to ${to} (approved by ${permit.approver ?? 'policy'}) — ${receipt.payment_id}`);
 }
 
 async function submit(job: Job): Promise<void> {

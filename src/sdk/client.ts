@@ -1,7 +1,9 @@
 // The Holdpoint client: check, guard (with claim and long-poll), and the
 // helpers around them. Fetch only, so it runs on Node ≥ 20, Deno, Bun and edge
 // runtimes, and importing it loads nothing of the server.
-import { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, ConnectionError, HoldpointError } from './errors.ts';
+import { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, ConnectionError, HoldpointError, ServerError } from './errors.ts';
+import { jsonSnapshot } from './json.ts';
+import { argsFor, defaultFromParams, defaultParams, granted, type Asked } from './params.ts';
 import { allowedPermit, claimedPermit, failedOpenPermit, runUnderPermit } from './permit.ts';
 import { backoff, createTransport, sleep, type FetchLike, type Transport } from './transport.ts';
 import type { Approval, Decision, Permit, Reason, WaitOption } from './types.ts';
@@ -19,7 +21,13 @@ export interface HoldpointOptions {
   apiKey?: string;
   /** Sent as `agent_id` unless a call names its own (the server's default is `default`). */
   agentId?: string;
-  /** Allow when Holdpoint is unreachable (the result says `failedOpen: true`). Default false: throw ConnectionError. */
+  /**
+   * Allow when Holdpoint is unreachable — connection refused or reset, DNS
+   * failure, timeout, or Holdpoint's own `503 dependency_unavailable`, after
+   * all retries — and say so (`failedOpen: true`). Nothing else opens: not a
+   * 4xx, not a 500 or a proxy's bare 5xx (`ServerError`), not params JSON
+   * cannot carry (`InvalidRequest`). Default false: throw `ConnectionError`.
+   */
   failOpen?: boolean;
   /** Per HTTP attempt (long-polls add their wait on top). Default 10 000. */
   timeoutMs?: number;
@@ -92,6 +100,13 @@ export type GuardedOptions<A extends unknown[]> = Omit<GuardOptions, 'idempotenc
   idempotencyKey: (...args: A) => string;
   /** Default: the single plain-object argument itself, else `{ args }`. */
   params?: (...args: A) => Record<string, unknown>;
+  /**
+   * The inverse of `params`: the arguments to call `fn` with, from the params
+   * Holdpoint granted, when they differ from what was sent (the policy
+   * redacted something). Needed only with a custom `params`; without it such
+   * a call throws `params_modified` rather than run `fn` on the originals.
+   */
+  fromParams?: (params: Record<string, unknown>, original: A) => [...A];
 };
 
 interface GuardReply {
@@ -99,6 +114,9 @@ interface GuardReply {
   reasons: Reason[];
   decision_id: string;
   policy_version: number | null;
+  /** Present when the policy redacted sensitive values: the params to act on. */
+  params?: Record<string, unknown>;
+  redacted_paths?: string[];
   approval: Approval | null;
 }
 
@@ -108,6 +126,8 @@ interface CheckReply {
   decision_id: string;
   policy_version: number;
   matched_rules: string[];
+  params?: Record<string, unknown>;
+  redacted_paths?: string[];
 }
 
 /** How long past an approval's deadline `wait: true` keeps listening for the expiry to land. */
@@ -124,17 +144,36 @@ function env(name: string): string | undefined {
 const failOpenReason = (err: ConnectionError): Reason => ({
   source: 'sdk',
   decision: 'allow',
-  message: `allowed without Holdpoint (failOpen): ${err.message}`,
+  message: `allowed without Holdpoint (failOpen, ${err.code}): ${err.message}`,
 });
+
+/** The failures `failOpen` may turn into an allow: Holdpoint unreachable, nothing else. */
+const OUTAGES = new Set(['connection_failed', 'timeout', 'dependency_unavailable']);
+const isOutage = (err: unknown): err is ConnectionError => err instanceof ConnectionError && OUTAGES.has(err.code);
+
+const DECISIONS = new Set<string>(['allow', 'modify', 'deny', 'require_approval']);
+const GUARD_STATUSES = new Set<string>(['allowed', 'denied', 'pending', 'approved', 'rejected', 'expired', 'cancelled', 'executing', 'completed', 'failed']);
+
+function unexpected(status: number, what: string, body: unknown): HoldpointError {
+  return new HoldpointError('unexpected_response', `Holdpoint's answer to ${what} is not one it gives`, { status, details: { body } });
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const pathsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((p): p is string => typeof p === 'string') : []);
 
 const byKeyPath = (key: string) => `/v1/approvals/by-key/${encodeURIComponent(key)}`;
 
-function defaultParams(args: unknown[]): Record<string, unknown> {
-  const [only] = args;
-  if (args.length === 1 && typeof only === 'object' && only !== null && Object.getPrototypeOf(only) === Object.prototype) {
-    return only as Record<string, unknown>;
+function configured(baseUrl: string, apiKey: string): string {
+  // Caught here, not at the first request, where fetch would reject with a TypeError that reads as a network failure.
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new HoldpointError('config_invalid', `baseUrl ${JSON.stringify(baseUrl)} is not a URL (expected e.g. https://holdpoint.internal)`);
   }
-  return { args };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HoldpointError('config_invalid', `baseUrl must be http:// or https://, not ${url.protocol}`);
+  if (!/^[\x21-\x7e]+$/.test(apiKey)) throw new HoldpointError('config_invalid', 'apiKey holds characters an Authorization header cannot carry (whitespace or non-ASCII)');
+  return baseUrl.replace(/\/+$/, '');
 }
 
 /**
@@ -163,7 +202,7 @@ export class Holdpoint {
     const apiKey = options.apiKey ?? env('HOLDPOINT_API_KEY');
     const missing = [!baseUrl && 'baseUrl (or HOLDPOINT_URL)', !apiKey && 'apiKey (or HOLDPOINT_API_KEY)'].filter(Boolean);
     if (!baseUrl || !apiKey) throw new HoldpointError('config_missing', `Holdpoint needs ${missing.join(' and ')}`);
-    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.baseUrl = configured(baseUrl, apiKey);
     this.agentId = options.agentId;
     this.failOpen = options.failOpen ?? false;
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -180,26 +219,39 @@ export class Holdpoint {
 
   /**
    * Evaluates the policy for an action without parking anything (`POST /v1/check`).
+   * When the policy redacts sensitive values the answer is `modified` (not
+   * `allowed`) and `params` holds the redacted params: act on those. Params
+   * or context JSON cannot carry throw `InvalidRequest` before anything is
+   * sent.
    *
    * @example
-   * const d = await hp.check('email.send', { params: { to: 'ceo@example.com' } });
+   * const d = await hp.check('email.send', { params: { to: 'ceo@example.com', body } });
    * if (d.requiresApproval) console.log('this one would need a human:', d.reasons);
+   * if (d.modified) console.log('redacted:', d.redactedPaths, '→ send', d.params);
    */
   async check(action: string, options: CheckOptions = {}): Promise<Decision> {
-    const params = options.params ?? {};
     const agentId = options.agentId ?? this.agentId;
-    const body = { action, params, ...(agentId ? { agent_id: agentId } : {}), ...(options.context ? { context: options.context } : {}) };
-    let r: CheckReply;
+    const body = jsonSnapshot(
+      { action, params: options.params ?? {}, ...(agentId ? { agent_id: agentId } : {}), ...(options.context ? { context: options.context } : {}) },
+      '',
+    ) as { params: Record<string, unknown> };
+    let reply: { status: number; body: CheckReply };
     try {
-      r = (await this.#t.request<CheckReply>({ method: 'POST', path: '/v1/check', body })).body;
+      reply = await this.#t.request<CheckReply>({ method: 'POST', path: '/v1/check', body });
     } catch (err) {
-      if (this.failOpen && err instanceof ConnectionError) {
-        return { allowed: true, denied: false, requiresApproval: false, decision: 'allow', reasons: [failOpenReason(err)], decisionId: null, policyVersion: null, matchedRules: [], params, failedOpen: true };
+      if (this.failOpen && isOutage(err)) {
+        return { allowed: true, modified: false, denied: false, requiresApproval: false, decision: 'allow', reasons: [failOpenReason(err)], decisionId: null, policyVersion: null, matchedRules: [], params: body.params, redactedPaths: [], failedOpen: true };
       }
       throw err;
     }
+    const r = reply.body;
+    if (!isRecord(r) || !DECISIONS.has(r.decision as string)) throw unexpected(reply.status, 'check', r);
+    const redactedPaths = pathsOf(r.redacted_paths);
+    // Never fall back to what was sent when the server says it redacted something.
+    if (!isRecord(r.params) && (redactedPaths.length > 0 || r.decision === 'modify')) throw unexpected(reply.status, 'check (redacted, without the params)', r);
     return {
       allowed: r.decision === 'allow',
+      modified: r.decision === 'modify',
       denied: r.decision === 'deny',
       requiresApproval: r.decision === 'require_approval',
       decision: r.decision,
@@ -207,7 +259,8 @@ export class Holdpoint {
       decisionId: r.decision_id,
       policyVersion: r.policy_version,
       matchedRules: r.matched_rules ?? [],
-      params,
+      params: isRecord(r.params) ? r.params : body.params,
+      redactedPaths,
       failedOpen: false,
     };
   }
@@ -221,6 +274,12 @@ export class Holdpoint {
    * `ActionClaimed` (another process holds or ran it), or `HoldpointError`
    * `cancelled`. With `wait` it long-polls through server restarts and network
    * errors until a decision or the wait's end.
+   *
+   * `permit.params` is what to act on: the approval's params when a human
+   * decided, the server's redacted params when the policy masked sensitive
+   * values (`permit.modified`, `permit.redactedPaths`) — never the unredacted
+   * originals. Params JSON cannot carry throw `InvalidRequest` before
+   * anything is sent; with `failOpen`, only an unreachable Holdpoint allows.
    *
    * @example
    * const permit = await hp.guard('payment.send', {
@@ -237,26 +296,41 @@ export class Holdpoint {
       throw new HoldpointError('idempotency_key_missing', 'guard needs an idempotencyKey: the same key on every retry of the same action');
     }
     const started = Date.now();
-    const params = options.params ?? {};
     const agentId = options.agentId ?? this.agentId;
-    const body = {
-      action,
-      params,
-      idempotency_key: key,
-      ...(agentId ? { agent_id: agentId } : {}),
-      ...(options.context ? { context: options.context } : {}),
-      ...(options.timeoutSeconds !== undefined ? { timeout_seconds: options.timeoutSeconds } : {}),
-      ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
-    };
+    const body = jsonSnapshot(
+      {
+        action,
+        params: options.params ?? {},
+        idempotency_key: key,
+        ...(agentId ? { agent_id: agentId } : {}),
+        ...(options.context ? { context: options.context } : {}),
+        ...(options.timeoutSeconds !== undefined ? { timeout_seconds: options.timeoutSeconds } : {}),
+        ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
+      },
+      '',
+    ) as { params: Record<string, unknown> };
     let reply: { status: number; body: GuardReply };
     try {
       reply = await this.#t.request<GuardReply>({ method: 'POST', path: '/v1/guard', body, ...(options.signal ? { signal: options.signal } : {}) });
     } catch (err) {
-      if (this.failOpen && err instanceof ConnectionError) return failedOpenPermit(params);
+      if (this.failOpen && isOutage(err)) return failedOpenPermit(body.params);
       throw err;
     }
     const g = reply.body;
-    if (g.status === 'allowed') return allowedPermit(this.#t, g.decision_id, params);
+    if (!isRecord(g) || !GUARD_STATUSES.has(g.status as string)) throw unexpected(reply.status, 'guard', g);
+    const asked: Asked = { sent: body.params, redactedPaths: pathsOf(g.redacted_paths) };
+    if (g.status === 'allowed') {
+      if (isRecord(g.params)) return allowedPermit(this.#t, g.decision_id, granted(g.params, asked));
+      // Redacted, but the answer does not say to what (a replayed key, on today's server): never hand back the originals.
+      if (asked.redactedPaths.length > 0) {
+        throw new HoldpointError(
+          'redacted_params_unavailable',
+          `the policy redacted ${asked.redactedPaths.join(', ')} but Holdpoint's answer does not carry the redacted params; the action must not run on the originals`,
+          { status: reply.status, details: { decision_id: g.decision_id, redactedPaths: asked.redactedPaths } },
+        );
+      }
+      return allowedPermit(this.#t, g.decision_id, granted(asked.sent, asked));
+    }
     if (g.status === 'denied') throw new ActionDenied(g.reasons, g.decision_id, { status: reply.status });
     if (!g.approval) throw new HoldpointError('unexpected_response', `guard answered ${g.status} without an approval`, { status: reply.status, details: g });
 
@@ -267,7 +341,7 @@ export class Holdpoint {
       approval = await this.#waitUntil(key, approval, deadline, options.signal);
       status = 200;
     }
-    return this.#settle(approval, status, options);
+    return this.#settle(approval, status, options, asked);
   }
 
   /**
@@ -276,7 +350,8 @@ export class Holdpoint {
    * and re-throws `fn`'s error (a failure to report that failure is swallowed
    * so `fn`'s error is what you see). If reporting success fails, throws
    * `HoldpointError` `report_failed` with the result in `details.result`.
-   * Throws what `guard` throws, before `fn` runs.
+   * Throws what `guard` throws, before `fn` runs. Act on `permit.params`:
+   * they are what was approved, redacted where the policy redacted.
    *
    * @example
    * const refund = await hp.withGuard(
@@ -295,18 +370,29 @@ export class Holdpoint {
    * Python SDKs): the wrapped function takes the same arguments and resolves
    * to `fn`'s result, or throws what `guard` throws.
    *
+   * `fn` gets its original arguments when Holdpoint granted the params as
+   * sent. When the policy redacted something, `fn` gets the redacted values
+   * instead: for the default params (one plain object, or `{ args }`) that is
+   * automatic; with a custom `params`, give `fromParams` to map the granted
+   * params back to arguments — without it the call throws `params_modified`
+   * (reported as failed) rather than run `fn` on the originals.
+   *
    * @example
    * const sendPayment = hp.guarded('payment.send', (to: string, amount: number) => bank.pay(to, amount), {
    *   idempotencyKey: (to, amount) => `pay-${to}-${amount}-${today}`,
    *   params: (to, amount) => ({ to, amount }),
+   *   fromParams: (p) => [p.to as string, p.amount as number],
    *   wait: true,
    * });
    * await sendPayment('acct_42', 5000);
    */
   guarded<A extends unknown[], R>(action: string, fn: (...args: A) => R | Promise<R>, options: GuardedOptions<A>): (...args: A) => Promise<R> {
-    const { idempotencyKey, params, ...rest } = options;
+    const { idempotencyKey, params, fromParams, ...rest } = options;
+    const back = params ? fromParams : defaultFromParams<A>;
     return (...args: A) =>
-      this.withGuard(action, { ...rest, idempotencyKey: idempotencyKey(...args), params: params ? params(...args) : defaultParams(args) }, () => fn(...args));
+      this.withGuard(action, { ...rest, idempotencyKey: idempotencyKey(...args), params: params ? params(...args) : defaultParams(args) }, (permit) =>
+        fn(...argsFor(permit, args, back)),
+      );
   }
 
   /**
@@ -413,7 +499,8 @@ export class Holdpoint {
           trouble = 0;
         }
       } catch (err) {
-        if (!(err instanceof ConnectionError)) throw err;
+        // Waiting through an outage or a server error is not acting on one.
+        if (!(err instanceof ConnectionError || err instanceof ServerError)) throw err;
         await sleep(Math.min(backoff(trouble++, 100, 2_000), Math.max(0, deadline - Date.now())), signal);
       }
     }
@@ -421,14 +508,14 @@ export class Holdpoint {
   }
 
   /** Turns a decided (or still pending) approval into a Permit or the error that says why not. */
-  async #settle(approval: Approval, status: number, options: GuardOptions): Promise<Permit> {
+  async #settle(approval: Approval, status: number, options: GuardOptions, asked: Asked): Promise<Permit> {
     switch (approval.status) {
       case 'pending':
         throw new ApprovalPending(approval, { status });
       case 'approved':
       case 'executing':
         // An executing approval whose lease lapsed can be claimed again; the server decides.
-        return this.#claim(approval, options);
+        return this.#claim(approval, options, asked);
       case 'completed':
       case 'failed':
         throw new ActionClaimed(approval, { status });
@@ -446,7 +533,7 @@ export class Holdpoint {
     }
   }
 
-  async #claim(approval: Approval, options: GuardOptions): Promise<Permit> {
+  async #claim(approval: Approval, options: GuardOptions, asked: Asked): Promise<Permit> {
     let r: { approval: Approval; claim_token: string };
     try {
       r = (
@@ -465,6 +552,7 @@ export class Holdpoint {
       }
       throw err;
     }
-    return claimedPermit(this.#t, r.approval, r.claim_token);
+    // The approval's params are what the human saw (already redacted): those are what runs.
+    return claimedPermit(this.#t, r.approval, r.claim_token, granted(r.approval.params, asked));
   }
 }

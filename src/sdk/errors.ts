@@ -21,8 +21,10 @@ export interface HoldpointErrorOptions {
 /**
  * The base of every error the SDK throws. `code` is the server's snake_case
  * error code (`validation_failed`, `idempotency_key_reused`, …) or one of the
- * SDK's own (`config_missing`, `idempotency_key_missing`, `connection_failed`,
- * `timeout`, `invalid_signature`, `cancelled`, …).
+ * SDK's own (`config_missing`, `config_invalid`, `idempotency_key_missing`,
+ * `connection_failed`, `timeout`, `request_failed`, `unexpected_response`,
+ * `not_serialisable`, `params_modified`, `redacted_params_unavailable`,
+ * `invalid_signature`, `cancelled`, …).
  *
  * @example
  * try {
@@ -67,10 +69,12 @@ export class AuthError extends HoldpointError {
 }
 
 /**
- * Holdpoint could not be reached, timed out, or kept answering 5xx after all
- * retries. `code` is `connection_failed`, `timeout`, or the server's code for
- * the last 5xx (e.g. `dependency_unavailable`). With `failOpen: true`,
- * `check` and `guard` allow instead of throwing this.
+ * Holdpoint could not be reached: the connection was refused or reset, the
+ * name did not resolve, no answer came within `timeoutMs` (`code` is
+ * `connection_failed` or `timeout`), or Holdpoint itself answered `503
+ * dependency_unavailable` (its Postgres or Redis is down) — each after all
+ * retries. These, and only these, are what `failOpen: true` turns into an
+ * allow in `check` and `guard`. Any other 5xx is a `ServerError`.
  *
  * @example
  * try {
@@ -83,6 +87,53 @@ export class ConnectionError extends HoldpointError {
   constructor(code: string, message: string, opts: HoldpointErrorOptions = {}) {
     super(code, message, opts);
     this.name = 'ConnectionError';
+  }
+}
+
+/**
+ * Holdpoint answered with a 5xx other than `503 dependency_unavailable` — a
+ * `500 internal_error`, or a bare 502/503/504 from whatever sits in front of
+ * it — after all retries. The server failing is not the network failing:
+ * `failOpen` never allows on this. `code` is the server's (`internal_error`)
+ * or `http_<status>` when the body was not Holdpoint's.
+ *
+ * @example
+ * try {
+ *   await hp.guard('payment.send', { idempotencyKey: 'inv-3', params: { amount: 20 } });
+ * } catch (err) {
+ *   if (err instanceof ServerError) console.error(`holdpoint failed (${err.status} ${err.code}); not paying`);
+ *   throw err;
+ * }
+ */
+export class ServerError extends HoldpointError {
+  constructor(code: string, message: string, opts: HoldpointErrorOptions = {}) {
+    super(code, message, opts);
+    this.name = 'ServerError';
+  }
+}
+
+/**
+ * The request itself is wrong, so no retry or `failOpen` can help: params,
+ * context or a result that JSON cannot carry faithfully (a cycle, a BigInt, a
+ * function, a symbol, undefined in an array, a Map or class instance, NaN or
+ * ±Infinity), refused by the SDK before anything is sent — `details.path`
+ * says where (`params.amount`) and `details.problem` what; or the server's
+ * own 400 `validation_failed` / `malformed_json` / 422 `invalid_number`.
+ * `code` is `invalid_number` for a non-finite number, `not_serialisable` for
+ * the rest of the SDK's refusals, else the server's code.
+ *
+ * @example
+ * try {
+ *   await hp.guard('payment.send', { idempotencyKey: 'inv-4', params: { amount: Number('12,50') } });
+ * } catch (err) {
+ *   if (err instanceof InvalidRequest) console.error(`fix ${(err.details as { path: string }).path}: ${err.message}`);
+ *   throw err;
+ * }
+ */
+export class InvalidRequest extends HoldpointError {
+  constructor(code: string, message: string, opts: HoldpointErrorOptions = {}) {
+    super(code, message, opts);
+    this.name = 'InvalidRequest';
   }
 }
 

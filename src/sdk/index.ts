@@ -2,7 +2,7 @@
 // loads the server's modules.
 export { Holdpoint } from './client.ts';
 export type { CheckOptions, GuardOptions, GuardedOptions, HoldpointOptions, WaitOptions } from './client.ts';
-export { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, AuthError, ConnectionError, HoldpointError } from './errors.ts';
+export { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, AuthError, ConnectionError, HoldpointError, InvalidRequest, ServerError } from './errors.ts';
 export type { HoldpointErrorOptions } from './errors.ts';
 export type { FetchLike } from './transport.ts';
 export type { Approval, ApprovalStatus, Decision, Permit, Reason, Vote, WaitOption, WebhookEvent } from './types.ts';

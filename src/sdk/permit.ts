@@ -1,7 +1,9 @@
 // A Permit's report calls. Each reports at most once; a retried report whose
 // first response was lost comes back 409 with the state it already reached,
 // which counts as success.
-import { HoldpointError } from './errors.ts';
+import { HoldpointError, InvalidRequest } from './errors.ts';
+import { jsonSnapshot } from './json.ts';
+import type { Granted } from './params.ts';
 import type { Transport } from './transport.ts';
 import type { Approval, Permit } from './types.ts';
 
@@ -18,6 +20,8 @@ function withReports(fields: Fields, report: (ok: boolean, payload: unknown) => 
   let reported = false;
   const once = async (ok: boolean, payload: unknown) => {
     if (reported) throw new HoldpointError('already_reported', 'this permit was already completed or failed');
+    // Refused before anything is sent, and the permit can still report (failed open too, where nothing is sent at all).
+    if (payload !== undefined) jsonSnapshot(payload, ok ? 'result' : 'error');
     await report(ok, payload);
     reported = true;
   };
@@ -35,9 +39,9 @@ const lostThenDone = (err: unknown, code: string) =>
   err instanceof HoldpointError && err.code === code && (err.attempts ?? 1) > 1;
 
 /** A plain allow: reports go to POST /v1/report against the decision. */
-export function allowedPermit(t: Transport, decisionId: string, params: Record<string, unknown>): Permit {
+export function allowedPermit(t: Transport, decisionId: string, granted: Granted): Permit {
   return withReports(
-    { approvalId: null, decisionId, approver: null, approvedAt: null, params, claimToken: null, approval: null, failedOpen: false },
+    { approvalId: null, decisionId, approver: null, approvedAt: null, ...granted, claimToken: null, approval: null, failedOpen: false },
     async (ok, payload) => {
       try {
         await t.request({
@@ -55,14 +59,14 @@ export function allowedPermit(t: Transport, decisionId: string, params: Record<s
 }
 
 /** An approved action this process has claimed: reports complete or fail the lease. */
-export function claimedPermit(t: Transport, approval: Approval, claimToken: string): Permit {
+export function claimedPermit(t: Transport, approval: Approval, claimToken: string, granted: Granted): Permit {
   return withReports(
     {
       approvalId: approval.id,
       decisionId: approval.decision_id,
       approver: approval.decided_by,
       approvedAt: approval.decided_at ? new Date(approval.decided_at) : null,
-      params: approval.params,
+      ...granted,
       claimToken,
       approval,
       failedOpen: false,
@@ -86,15 +90,32 @@ export function claimedPermit(t: Transport, approval: Approval, claimToken: stri
 /** Holdpoint was unreachable and failOpen allowed it: nothing to report to. */
 export function failedOpenPermit(params: Record<string, unknown>): Permit {
   return withReports(
-    { approvalId: null, decisionId: null, approver: null, approvedAt: null, params, claimToken: null, approval: null, failedOpen: true },
+    { approvalId: null, decisionId: null, approver: null, approvedAt: null, params, modified: false, redactedPaths: [], claimToken: null, approval: null, failedOpen: true },
     async () => {},
   );
 }
 
 /**
+ * Reports that the action failed, and never throws: the caller is about to
+ * re-throw the action's own error, which is the one that matters. A thrown
+ * value JSON cannot carry is reported as its string. Internal to the SDK.
+ *
+ * @example
+ * if (!permit.reported) await reportFailure(permit, err);
+ */
+export async function reportFailure(permit: Permit, err: unknown): Promise<void> {
+  await permit
+    .fail(err)
+    .catch((e: unknown) => (e instanceof InvalidRequest && !permit.reported ? permit.fail({ name: 'Error', message: String(err) }) : undefined))
+    .catch(() => undefined);
+}
+
+/**
  * Runs `fn` under a Permit and reports the outcome, as `Holdpoint.withGuard`
- * does: `complete(result)`, or `fail(error)` and re-throw `fn`'s error.
- * Used by `withGuard` and the framework wrappers.
+ * does: `complete(result)`, or `fail(error)` and re-throw `fn`'s error. A
+ * result JSON cannot carry (a BigInt, a cycle, …) still completes — the
+ * action ran — with `{ result_not_serialisable: <why> }` on the record, and
+ * is returned as it is. Used by `withGuard` and the framework wrappers.
  *
  * @example
  * const out = await runUnderPermit(permit, () => impl(args, permit));
@@ -104,12 +125,16 @@ export async function runUnderPermit<T>(permit: Permit, fn: () => T | Promise<T>
   try {
     result = await fn();
   } catch (err) {
-    if (!permit.reported) await permit.fail(err).catch(() => undefined);
+    if (!permit.reported) await reportFailure(permit, err);
     throw err;
   }
   if (!permit.reported) {
     try {
-      await permit.complete(result);
+      await permit.complete(result).catch((err: unknown) => {
+        if (!(err instanceof InvalidRequest) || permit.reported) throw err;
+        // The action ran: record that it did, and why its result is not on the record.
+        return permit.complete({ result_not_serialisable: err.message });
+      });
     } catch (err) {
       throw new HoldpointError('report_failed', `the action ran but its completion could not be reported: ${(err as Error)?.message ?? err}`, {
         details: { result },

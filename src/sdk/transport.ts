@@ -3,7 +3,15 @@
 // retries. Retrying writes is safe because guard carries its idempotency key;
 // where a retry can make a write look refused (a claim or report whose first
 // response was lost), the caller sees `attempts > 1` on the error and decides.
-import { AuthError, ConnectionError, HoldpointError } from './errors.ts';
+//
+// What failed decides what the caller may do about it, and failOpen trusts
+// this classification: only the network (a fetch that rejects with a
+// TypeError, as the Fetch standard does for network errors, or our timeout)
+// and Holdpoint's own `503 dependency_unavailable` are a ConnectionError.
+// Another 5xx is a ServerError; a body JSON cannot carry is an InvalidRequest
+// before anything is sent; anything else a fetch throws is a bug, thrown at once.
+import { AuthError, ConnectionError, HoldpointError, InvalidRequest, ServerError } from './errors.ts';
+import { jsonSnapshot } from './json.ts';
 
 /**
  * Any fetch-compatible function (the global `fetch`, undici's, a test double).
@@ -62,7 +70,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-interface ServerError {
+interface ErrorBody {
   error?: { code?: unknown; message?: unknown; details?: unknown };
 }
 
@@ -75,54 +83,67 @@ function parse(text: string): unknown {
   }
 }
 
+/** The server's codes for a request that is wrong in itself. */
+const INVALID = new Set(['validation_failed', 'malformed_json', 'invalid_number']);
+
 function fromResponse(status: number, body: unknown, attempts: number): HoldpointError {
-  const e = (body as ServerError | undefined)?.error;
+  const e = (body as ErrorBody | undefined)?.error;
   const code = typeof e?.code === 'string' ? e.code : `http_${status}`;
   const message = typeof e?.message === 'string' ? e.message : `Holdpoint answered HTTP ${status}`;
   const opts = { status, details: e?.details, attempts };
   if (status === 401 || status === 403) return new AuthError(code, message, opts);
-  if (status >= 500) return new ConnectionError(code, message, opts);
-  return new HoldpointError(code, message, opts);
+  // Only Holdpoint saying its own dependencies are down is an outage; a bare 503 may be anyone's.
+  if (status === 503 && code === 'dependency_unavailable') return new ConnectionError(code, message, opts);
+  if (status >= 500) return new ServerError(code, message, opts);
+  if (status >= 400 && INVALID.has(code)) return new InvalidRequest(code, message, opts);
+  if (status >= 400) return new HoldpointError(code, message, opts);
+  return new HoldpointError('unexpected_response', `Holdpoint answered HTTP ${status}, which is not an answer`, opts);
+}
+
+/** What a fetch rejection means: the network (retry, may fail open), or a bug (throw now). */
+function fromFetchError(err: unknown, call: Call, base: string, timeoutMs: number, attempts: number): HoldpointError {
+  const name = (err as { name?: string })?.name;
+  if (name === 'TimeoutError') {
+    return new ConnectionError('timeout', `no answer from Holdpoint within ${timeoutMs} ms (${call.method} ${call.path})`, { attempts, cause: err });
+  }
+  if (err instanceof TypeError) {
+    const why = (err.cause as { code?: string; message?: string } | undefined)?.code ?? (err.cause as Error | undefined)?.message ?? err.message;
+    return new ConnectionError('connection_failed', `cannot reach Holdpoint at ${base} (${err.message}${why && why !== err.message ? `: ${why}` : ''})`, { attempts, cause: err });
+  }
+  return new HoldpointError('request_failed', `the request to Holdpoint failed without reaching the network: ${(err as Error)?.message ?? String(err)}`, { attempts, cause: err });
 }
 
 export function createTransport(o: TransportOptions) {
   const base = o.baseUrl.replace(/\/+$/, '');
 
-  async function once(call: Call): Promise<{ status: number; body: unknown }> {
+  async function once(call: Call, body: string | undefined): Promise<{ status: number; body: unknown }> {
     const timeout = AbortSignal.timeout(call.timeoutMs ?? o.timeoutMs);
     const signal = call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
     const headers: Record<string, string> = { authorization: `Bearer ${o.apiKey}`, accept: 'application/json' };
-    if (call.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await o.fetch(`${base}${call.path}`, {
-      method: call.method,
-      headers,
-      body: call.body === undefined ? undefined : JSON.stringify(call.body),
-      signal,
-    });
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await o.fetch(`${base}${call.path}`, { method: call.method, headers, body, signal });
     return { status: res.status, body: parse(await res.text()) };
   }
 
   return {
     async request<T>(call: Call): Promise<Reply<T>> {
+      // Serialised once, before the first attempt: a body JSON cannot carry is the caller's InvalidRequest, never a network error.
+      const body = call.body === undefined ? undefined : JSON.stringify(jsonSnapshot(call.body, ''));
       const retries = Math.max(0, call.retries ?? o.retries);
       let last: HoldpointError | undefined;
       for (let attempt = 0; attempt <= retries; attempt++) {
         if (attempt > 0) await sleep(backoff(attempt - 1, o.retryDelayMs), call.signal);
         let r: { status: number; body: unknown };
         try {
-          r = await once(call);
+          r = await once(call, body);
         } catch (err) {
-          // The caller's own signal ends everything; anything else is the network.
+          // The caller's own signal ends everything.
           if (call.signal?.aborted) throw call.signal.reason;
-          const timedOut = (err as { name?: string })?.name === 'TimeoutError';
-          last = new ConnectionError(
-            timedOut ? 'timeout' : 'connection_failed',
-            timedOut ? `no answer from Holdpoint within ${call.timeoutMs ?? o.timeoutMs} ms (${call.method} ${call.path})` : `cannot reach Holdpoint at ${base} (${(err as Error)?.message ?? err})`,
-            { attempts: attempt + 1, cause: err },
-          );
-          continue;
+          last = fromFetchError(err, call, base, call.timeoutMs ?? o.timeoutMs, attempt + 1);
+          if (last instanceof ConnectionError) continue;
+          throw last;
         }
-        if (r.status < 400) return { status: r.status, body: r.body as T, attempts: attempt + 1 };
+        if (r.status >= 200 && r.status < 300) return { status: r.status, body: r.body as T, attempts: attempt + 1 };
         last = fromResponse(r.status, r.body, attempt + 1);
         if (r.status < 500) throw last;
       }

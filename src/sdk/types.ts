@@ -99,25 +99,39 @@ export interface WebhookEvent {
 }
 
 /**
- * The policy's answer from `check`. Exactly one of `allowed`, `denied`,
- * `requiresApproval` is true.
+ * The policy's answer from `check`. Exactly one of `allowed`, `modified`,
+ * `denied`, `requiresApproval` is true.
+ *
+ * `modified` (decision `modify`) means: go ahead, but with `params` — the
+ * policy redacted sensitive values (`redactedPaths` says where), and the
+ * caller's originals must not be used. It is deliberately not `allowed`, so
+ * code that acts only `if (d.allowed)` never acts on the unredacted values.
  *
  * @example
- * const d: Decision = await hp.check('email.send', { params: { to: 'a@example.com' } });
- * if (d.denied) throw new Error(d.reasons[0]?.message);
+ * const d: Decision = await hp.check('email.send', { params: { to: 'a@example.com', body } });
+ * if (d.denied || d.requiresApproval) throw new Error(d.reasons[0]?.message);
+ * await mailer.send(d.params); // redacted when d.modified
  */
 export interface Decision {
   allowed: boolean;
+  /** The policy redacted sensitive values: act only on `params`. */
+  modified: boolean;
   denied: boolean;
   requiresApproval: boolean;
-  decision: 'allow' | 'deny' | 'require_approval';
+  decision: 'allow' | 'modify' | 'deny' | 'require_approval';
   reasons: Reason[];
   /** null only when `failedOpen`. */
   decisionId: string | null;
   policyVersion: number | null;
   matchedRules: string[];
-  /** The params evaluated (as sent; the server does not echo them today). */
+  /**
+   * The params the policy evaluated, as the server returned them: with
+   * sensitive values masked (`[REDACTED:email]`) where it redacted any. When
+   * failed open, the params as sent.
+   */
   params: Record<string, unknown>;
+  /** Where the policy redacted something (`params.contact.email`); empty when nothing was. */
+  redactedPaths: string[];
   /** True when Holdpoint was unreachable and `failOpen: true` allowed it anyway. */
   failedOpen: boolean;
 }
@@ -144,8 +158,17 @@ export interface Permit {
   /** Who approved (`decided_by`); null for a plain allow. */
   approver: string | null;
   approvedAt: Date | null;
-  /** The params the decision was made on: act on these. */
+  /**
+   * The params to act on: what Holdpoint approved — the approval's params
+   * when a human decided, the server's redacted params when the policy
+   * masked sensitive values, else the params as sent (as JSON: a Date is its
+   * ISO string). Never the caller's unredacted originals.
+   */
   params: Record<string, unknown>;
+  /** True when these params differ from what was sent (the policy redacted something): act only on `params`. */
+  modified: boolean;
+  /** Where the policy redacted something (`params.card`); empty when nothing was. */
+  redactedPaths: string[];
   /** The execution lease token for an approval; null for a plain allow. */
   claimToken: string | null;
   /** The approval as it stood after the claim (status `executing`); null for a plain allow. */

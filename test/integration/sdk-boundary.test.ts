@@ -54,7 +54,7 @@ export async function resolve(specifier, context, next) {
   return { urls, exports: JSON.parse(r.stdout.trim().split('\n').pop()!) as string[] };
 }
 
-const PUBLIC = ['ActionClaimed', 'ActionDenied', 'ActionRejected', 'ActionTimeout', 'ApprovalPending', 'AuthError', 'ConnectionError', 'Holdpoint', 'HoldpointError', 'guardToolCall', 'guardTools', 'runToolCall', 'verifyWebhook'];
+const PUBLIC = ['ActionClaimed', 'ActionDenied', 'ActionRejected', 'ActionTimeout', 'ApprovalPending', 'AuthError', 'ConnectionError', 'Holdpoint', 'HoldpointError', 'InvalidRequest', 'ServerError', 'guardToolCall', 'guardTools', 'runToolCall', 'verifyWebhook'];
 
 describe('the SDK boundary', () => {
   it('no file in src/sdk imports anything outside src/sdk — not even a Node builtin', () => {

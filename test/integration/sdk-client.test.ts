@@ -315,7 +315,7 @@ describe('withGuard and guarded', () => {
 });
 
 /** A loopback proxy in front of the real server that answers the first `failures` requests itself. */
-async function proxy(failures: number, status = 503) {
+async function proxy(failures: number, status = 503, body = 'upstream unavailable', contentType = 'text/plain') {
   let count = 0;
   const srv = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -323,7 +323,7 @@ async function proxy(failures: number, status = 503) {
     req.on('end', async () => {
       count++;
       if (count <= failures) {
-        res.writeHead(status, { 'content-type': 'text/plain' }).end('upstream unavailable');
+        res.writeHead(status, { 'content-type': contentType }).end(body);
         return;
       }
       const headers: Record<string, string> = {};
@@ -353,11 +353,11 @@ describe('transport', () => {
   });
 
   it('gives up after `retries` with a ConnectionError carrying the last status', async () => {
-    const p = await proxy(100);
+    const p = await proxy(100, 503, JSON.stringify({ error: { code: 'dependency_unavailable', message: 'postgres is unavailable' } }), 'application/json');
     try {
       const err = await outcome(client({ baseUrl: p.url, retries: 2 }).check('email.send'));
       expect(err).toBeInstanceOf(ConnectionError);
-      expect(err).toMatchObject({ status: 503, code: 'http_503', attempts: 3 });
+      expect(err).toMatchObject({ status: 503, code: 'dependency_unavailable', attempts: 3 });
       expect(p.count()).toBe(3);
     } finally {
       await p.close();

@@ -4,7 +4,8 @@
 // worker — gets the same approval and runs the action at most once. Typed
 // structurally: nothing here imports the `openai` package.
 import type { Holdpoint } from '../client.ts';
-import { HoldpointError } from '../errors.ts';
+import { HoldpointError, InvalidRequest } from '../errors.ts';
+import { jsonSnapshot } from '../json.ts';
 import type { Permit } from '../types.ts';
 import { runUnderPermit } from '../permit.ts';
 import { blockedOutcome, paramsOf, type BlockedStatus, type WrapperGuardOptions } from './outcome.ts';
@@ -33,10 +34,13 @@ export interface ToolCallGuardOptions extends WrapperGuardOptions {
 }
 
 /**
- * What `guardToolCall` found: `allowed` with the parsed arguments and a
+ * What `guardToolCall` found: `allowed` with the arguments to act on and a
  * Permit (act, then `complete` / `fail` it), or why not with the `message` to
- * hand the model as the tool's output. `error` is bad JSON in the arguments
- * (the model can fix and retry).
+ * hand the model as the tool's output. `error` is arguments that are not a
+ * JSON object, or hold a number JSON cannot carry (`1e999` parses to
+ * Infinity): the model can fix and retry. `args` are the params Holdpoint
+ * granted — redacted where the policy redacted sensitive values
+ * (`permit.modified`) — not the model's originals.
  *
  * @example
  * const r: ToolCallResult = await guardToolCall(hp, call);
@@ -59,7 +63,7 @@ export interface OpenAIToolMessage {
   content: string;
 }
 
-function parseArguments(raw: string): { ok: true; args: Record<string, unknown> } | { ok: false; why: string } {
+function parseArguments(raw: string): { ok: true; args: Record<string, unknown> } | { ok: false; why: string; error?: InvalidRequest } {
   if (raw === undefined || raw === null || raw.trim() === '') return { ok: true, args: {} };
   let parsed: unknown;
   try {
@@ -68,6 +72,13 @@ function parseArguments(raw: string): { ok: true; args: Record<string, unknown> 
     return { ok: false, why: `are not valid JSON (${(err as Error).message})` };
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, why: 'must be a JSON object' };
+  try {
+    // JSON.parse turns 1e999 into Infinity, which would reach the policy as null.
+    jsonSnapshot(parsed, 'params');
+  } catch (err) {
+    if (err instanceof InvalidRequest) return { ok: false, why: `are not valid: ${err.message}`, error: err };
+    throw err;
+  }
   return { ok: true, args: parsed as Record<string, unknown> };
 }
 
@@ -77,9 +88,12 @@ function parseArguments(raw: string): { ok: true; args: Record<string, unknown> 
  * params and the tool call id as the idempotency key. Never throws for an
  * outcome the model should hear about — denied, rejected, pending, timeout,
  * already run (`claimed`), cancelled, or arguments that are not a JSON object
- * (`error`) — and returns the message to give it instead. Throws what is not
- * the model's business: `ConnectionError` (unless the client fails open),
- * `AuthError`, other `HoldpointError`s.
+ * or hold a non-finite number (`error`, nothing asked) — and returns the
+ * message to give it instead. Throws what is not the model's business:
+ * `ConnectionError` (unless the client fails open), `ServerError`,
+ * `AuthError`, `InvalidRequest` (e.g. a `context` JSON cannot carry), other
+ * `HoldpointError`s. On `allowed`, act on `r.args`: the params Holdpoint
+ * granted, redacted where the policy redacted sensitive values.
  *
  * @example
  * import { Holdpoint, guardToolCall } from 'holdpoint/client';
@@ -107,7 +121,7 @@ export async function guardToolCall<A extends Record<string, unknown> = Record<s
   const parsed = parseArguments(toolCall.function.arguments);
   if (!parsed.ok) {
     const message = `The arguments for ${name} ${parsed.why}. Nothing was done; call ${name} again with a JSON object that matches its parameters.`;
-    return { ...base, status: 'error', message, error: new HoldpointError('invalid_tool_arguments', message) };
+    return { ...base, status: 'error', message, error: parsed.error ?? new HoldpointError('invalid_tool_arguments', message) };
   }
   try {
     const permit = await holdpoint.guard(action, {
@@ -121,7 +135,8 @@ export async function guardToolCall<A extends Record<string, unknown> = Record<s
       ...(opts.leaseSeconds !== undefined ? { leaseSeconds: opts.leaseSeconds } : {}),
       ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
     });
-    return { ...base, status: 'allowed', args: parsed.args as A, permit };
+    // What Holdpoint granted (redacted where it redacted), never the model's originals.
+    return { ...base, status: 'allowed', args: permit.params as A, permit };
   } catch (err) {
     const blocked = blockedOutcome(err, name);
     if (!blocked) throw err;
@@ -131,7 +146,8 @@ export async function guardToolCall<A extends Record<string, unknown> = Record<s
 
 /**
  * Guards a tool call and, once it is allowed or approved, runs
- * `impl(args, permit)` exactly once and reports `complete(result)` (or
+ * `impl(args, permit)` exactly once — `args` being the params Holdpoint
+ * granted, redacted where the policy redacted — and reports `complete(result)` (or
  * `fail(error)`, re-throwing `impl`'s error). Returns the tool message for
  * the model: the result as JSON (a string result as it is), or the message
  * saying why it did not run. Throws what `guardToolCall` throws, what `impl`

@@ -84,3 +84,14 @@ export function paramsOf(input: unknown): Record<string, unknown> {
   if (typeof input === 'object' && input !== null && !Array.isArray(input)) return input as Record<string, unknown>;
   return input === undefined ? {} : { input };
 }
+
+/**
+ * The inverse of `paramsOf`: tool input from the params Holdpoint granted
+ * (redacted where it redacted), shaped like the original input. Internal to the wrappers.
+ *
+ * @example
+ * inputOf({ input: '[REDACTED:email]' }, 'mail jane@example.com'); // '[REDACTED:email]'
+ */
+export function inputOf(params: Record<string, unknown>, original: unknown): unknown {
+  return typeof original === 'object' && original !== null && !Array.isArray(original) ? params : params.input;
+}

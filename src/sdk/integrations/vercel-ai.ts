@@ -4,9 +4,10 @@
 // set comes back with exactly the type it went in with.
 import type { Holdpoint } from '../client.ts';
 import type { HoldpointError } from '../errors.ts';
+import { jsonSnapshot, stableJson } from '../json.ts';
 import type { Permit } from '../types.ts';
-import { runUnderPermit } from '../permit.ts';
-import { blockedOutcome, paramsOf, type BlockedStatus, type WrapperGuardOptions } from './outcome.ts';
+import { reportFailure, runUnderPermit } from '../permit.ts';
+import { blockedOutcome, inputOf, paramsOf, type BlockedStatus, type WrapperGuardOptions } from './outcome.ts';
 
 /**
  * Anything shaped like an `ai` tool: only `execute` matters here (a tool
@@ -62,18 +63,6 @@ interface ExecuteOptionsLike {
   abortSignal?: AbortSignal;
 }
 
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (typeof v === 'object' && v !== null) {
-    const entries = Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
-}
-
 async function hashKey(toolName: string, input: unknown): Promise<string> {
   const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${toolName}\n${stableJson(input)}`));
   const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -90,13 +79,17 @@ const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).cons
  * Wraps a Vercel AI SDK tool set so each tool's `execute` is guarded first:
  * the action is the tool name (or `opts.action(name)`), the params its input,
  * the idempotency key the `toolCallId` the SDK passes in. Once the call is
- * allowed or approved the original `execute` runs exactly once and its
- * result (or error) is reported through the Permit. When it may not run —
+ * allowed or approved the original `execute` runs exactly once — on the
+ * input Holdpoint granted: redacted where the policy redacted sensitive
+ * values, the original input otherwise — and its result (or error) is
+ * reported through the Permit. When it may not run —
  * denied, rejected, still pending, timed out, already run for this call id,
  * cancelled — `execute` returns `onBlocked(blocked)` (by default a short
  * sentence for the model) instead of throwing, and the original never runs.
  * Infrastructure errors (`ConnectionError` unless the client fails open,
- * `AuthError`) are thrown, which the SDK shows the model as a tool error.
+ * `ServerError`, `AuthError`) and input JSON cannot carry (`InvalidRequest`,
+ * before anything is sent) are thrown, which the SDK shows the model as a
+ * tool error.
  *
  * The returned set has the same keys and the same type as the input. A tool
  * whose `execute` is an async generator (preliminary outputs) stays one; any
@@ -127,15 +120,19 @@ export function guardTools<T extends Record<string, ToolLike>>(holdpoint: Holdpo
     }
     const action = opts.action ? opts.action(toolName) : toolName;
 
-    /** A Permit, or what to return instead. */
-    const ask = async (input: unknown, options: ExecuteOptionsLike | undefined): Promise<{ permit: Permit } | { blocked: unknown }> => {
+    /** A Permit and the input to run on, or what to return instead. */
+    const ask = async (input: unknown, options: ExecuteOptionsLike | undefined): Promise<{ permit: Permit; input: unknown } | { blocked: unknown }> => {
+      // Input JSON cannot carry is refused here (InvalidRequest), before the key is hashed or anything is sent.
+      const params = jsonSnapshot(paramsOf(input), 'params') as Record<string, unknown>;
       const toolCallId = options?.toolCallId || undefined;
-      const idempotencyKey = opts.idempotencyKey ? await opts.idempotencyKey({ toolName, toolCallId, input }) : (toolCallId ?? (await hashKey(toolName, input)));
+      const idempotencyKey = opts.idempotencyKey
+        ? await opts.idempotencyKey({ toolName, toolCallId, input })
+        : (toolCallId ?? (await hashKey(toolName, inputOf(params, input))));
       const signal = options?.abortSignal;
       try {
         const permit = await holdpoint.guard(action, {
           idempotencyKey,
-          params: paramsOf(input),
+          params,
           ...(opts.agentId !== undefined ? { agentId: opts.agentId } : {}),
           ...(opts.context !== undefined ? { context: opts.context } : {}),
           ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
@@ -144,7 +141,8 @@ export function guardTools<T extends Record<string, ToolLike>>(holdpoint: Holdpo
           ...(opts.leaseSeconds !== undefined ? { leaseSeconds: opts.leaseSeconds } : {}),
           ...(signal ? { signal } : {}),
         });
-        return { permit };
+        // Redacted by the policy: the tool runs on the redacted values, never the originals.
+        return { permit, input: permit.modified ? inputOf(permit.params, input) : input };
       } catch (err) {
         const b = blockedOutcome(err, toolName);
         if (!b) throw err;
@@ -163,12 +161,12 @@ export function guardTools<T extends Record<string, ToolLike>>(holdpoint: Holdpo
         }
         let last: unknown;
         try {
-          for await (const o of original.call(t, input, options) as AsyncIterable<unknown>) {
+          for await (const o of original.call(t, r.input, options) as AsyncIterable<unknown>) {
             last = o;
             yield o;
           }
         } catch (err) {
-          if (!r.permit.reported) await r.permit.fail(err).catch(() => undefined);
+          if (!r.permit.reported) await reportFailure(r.permit, err);
           throw err;
         }
         // The final output is the last one yielded (as the SDK itself takes it).
@@ -179,7 +177,7 @@ export function guardTools<T extends Record<string, ToolLike>>(holdpoint: Holdpo
         const r = await ask(input, options);
         if ('blocked' in r) return r.blocked;
         return runUnderPermit(r.permit, async () => {
-          const result = await original.call(t, input, options);
+          const result = await original.call(t, r.input, options);
           if (!isAsyncIterable(result)) return result;
           let last: unknown;
           for await (const o of result) last = o;
