@@ -18,6 +18,8 @@ export interface DecisionRow {
   cost_usd: string | null;
   budget_buckets: string[];
   redacted_paths: string[];
+  /** The redacted params an allowed guard granted (decision modify); null otherwise. */
+  granted_params: Record<string, unknown> | null;
   failed_open: boolean;
   eval_ms: number | null;
   report_status: 'completed' | 'failed' | null;
@@ -27,7 +29,7 @@ export interface DecisionRow {
   report_duration_ms: number | null;
 }
 
-type GuardFields = 'risk_score' | 'cost_usd' | 'budget_buckets' | 'redacted_paths' | 'failed_open' | 'eval_ms';
+type GuardFields = 'risk_score' | 'cost_usd' | 'budget_buckets' | 'redacted_paths' | 'granted_params' | 'failed_open' | 'eval_ms';
 type ReportFields = 'report_status' | 'report_result' | 'reported_at' | 'report_cost_usd' | 'report_duration_ms';
 export type NewDecision = Omit<DecisionRow, ReportFields | GuardFields> & Partial<Pick<DecisionRow, GuardFields>>;
 
@@ -36,12 +38,12 @@ export function decisionInsert(tx: Tx, d: NewDecision) {
   return tx`
     INSERT INTO decisions (id, tenant_id, kind, idempotency_key, request_hash, action, agent_id,
                            decision, reasons, policy_version, approval_id, created_at,
-                           risk_score, cost_usd, budget_buckets, redacted_paths, failed_open, eval_ms)
+                           risk_score, cost_usd, budget_buckets, redacted_paths, granted_params, failed_open, eval_ms)
     VALUES (${d.id}, ${d.tenant_id}, ${d.kind}, ${d.idempotency_key}, ${d.request_hash}, ${d.action},
             ${d.agent_id}, ${d.decision}, ${tx.json(d.reasons as never)}, ${d.policy_version},
             ${d.approval_id}, ${d.created_at},
             ${d.risk_score ?? null}, ${d.cost_usd ?? null}, ${d.budget_buckets ?? []}::text[], ${d.redacted_paths ?? []}::text[],
-            ${d.failed_open ?? false}, ${d.eval_ms ?? null})
+            ${d.granted_params ? tx.json(d.granted_params as never) : null}, ${d.failed_open ?? false}, ${d.eval_ms ?? null})
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`;
 }
 

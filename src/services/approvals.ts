@@ -269,7 +269,8 @@ export function createApprovalService(deps: ServiceDeps) {
       const row = await approvalsDb.getApproval(sql, tenantId, d.approval_id);
       if (row) approval = await view(sql, row);
     }
-    return outcomeOf(d, approval, false);
+    // An allowed call whose params were redacted gets the redacted params again, never its originals.
+    return outcomeOf(d, approval, false, approval ? undefined : (d.granted_params ?? undefined));
   }
 
   /**
@@ -463,7 +464,7 @@ export function createApprovalService(deps: ServiceDeps) {
       };
 
       if (!routing || !approvalId) {
-        const d = await decisionsDb.insertDecision(sql, decision);
+        const d = await decisionsDb.insertDecision(sql, { ...decision, ...(evaluation.params && evaluation.decision !== 'deny' ? { granted_params: evaluation.params } : {}) });
         if (d) return outcomeOf(d, null, false, evaluation.params);
         await deps.evaluator.release(tenantId, decisionId, ev.buckets); // lost the race for the key
         return replayKey(tenantId, input);

@@ -30,6 +30,10 @@ describe('SDK across a server crash', () => {
     const created = await runCli(['tenant', 'create', 'sdk-crash', '--json'], env);
     expect(created.code).toBe(0);
     const keys = (JSON.parse(created.stdout) as { api_keys: { agent: string; approver: string; admin: string } }).api_keys;
+    const tenantId = (JSON.parse(created.stdout) as { tenant_id: string }).tenant_id;
+    const alice = await runCli(['approver', 'add', 'alice', '--tenant', tenantId, '--json'], env);
+    expect(alice.code, alice.stderr).toBe(0);
+    const aliceKey = (JSON.parse(alice.stdout) as { api_key: string }).api_key;
     const put = await fetch(`${base}/v1/policy`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${keys.admin}`, 'content-type': 'application/json' },
@@ -73,8 +77,8 @@ describe('SDK across a server crash', () => {
 
     const decided = await fetch(`${base}/v1/approvals/${approval.id}/decision`, {
       method: 'POST',
-      headers: approver,
-      body: JSON.stringify({ decision: 'approve', approver: 'alice', reason: 'after the crash' }),
+      headers: { ...approver, authorization: `Bearer ${aliceKey}` },
+      body: JSON.stringify({ decision: 'approve', reason: 'after the crash' }),
     });
     expect(decided.status).toBe(200);
 

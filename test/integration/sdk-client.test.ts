@@ -30,11 +30,12 @@ let n = 0;
 const key = (what: string) => `sdk-${what}-${++n}`;
 
 const POLICY = {
-  defaults: { decision: 'allow' },
+  defaults: { decision: 'allow', min_timeout_seconds: 1 },
   rules: [
     { name: 'never-drop', match: { action: 'database.drop*' }, decision: 'deny', reason: 'Dropping databases is never allowed' },
     { name: 'big-payments', match: { action: 'payment.*', when: { 'params.amount': { gt: 1000 } } }, decision: 'require_approval', reason: 'Payments over 1000 need a human' },
-    { name: 'auto-approve', match: { action: 'report.publish' }, decision: 'require_approval', approval: { on_timeout: 'approve' } },
+    // The route's own short deadline: an agent may not shorten an on_timeout: approve one.
+    { name: 'auto-approve', match: { action: 'report.publish' }, decision: 'require_approval', approval: { on_timeout: 'approve', timeout_seconds: 1, min_timeout_seconds: 1 } },
   ],
 };
 
@@ -55,7 +56,7 @@ afterAll(async () => {
 const client = (o: HoldpointOptions = {}) => new Holdpoint({ baseUrl: base, apiKey: t.agent, retryDelayMs: 20, ...o });
 
 const decide = async (id: string, decision: 'approve' | 'reject', approver = 'alice', reason?: string) => {
-  const r = await h.call('POST', `/v1/approvals/${id}/decision`, t.approver, { decision, approver, ...(reason ? { reason } : {}) });
+  const r = await h.call('POST', `/v1/approvals/${id}/decision`, await h.as(t, approver), { decision, ...(reason ? { reason } : {}) });
   expect(r.status).toBe(200);
   return r.body as Approval;
 };
@@ -201,7 +202,7 @@ describe('guard', () => {
   });
 
   it('an on_timeout: approve deadline is a Permit (decision_channel timeout)', async () => {
-    const permit = await client().guard('report.publish', { idempotencyKey: key('auto'), timeoutSeconds: 1, wait: true });
+    const permit = await client().guard('report.publish', { idempotencyKey: key('auto'), wait: true });
     expect(permit.approval).toMatchObject({ status: 'executing', decision_channel: 'timeout' });
     await permit.complete();
   });

@@ -55,7 +55,7 @@ const parked = (key: string) =>
 
 const decide = async (key: string, decision: 'approve' | 'reject', approver = 'alice', reason?: string) => {
   const a = await parked(key);
-  const r = await h.call('POST', `/v1/approvals/${a.id}/decision`, t.approver, { decision, approver, ...(reason ? { reason } : {}) });
+  const r = await h.call('POST', `/v1/approvals/${a.id}/decision`, await h.as(t, approver), { decision, ...(reason ? { reason } : {}) });
   expect(r.status).toBe(200);
   return r.body as Approval;
 };
