@@ -18,6 +18,7 @@ import { agentRoutes } from './routes/agent.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { humanlayerRoutes } from './routes/humanlayer.ts';
 import { decisionRoutes } from './routes/decisions.ts';
+import { oidcRoutes } from './routes/oidc.ts';
 import { uiRoutes } from '../ui/routes.tsx';
 
 /** What the operator routes (/metrics, /readyz) need beyond the resource routes. */
@@ -109,6 +110,7 @@ export function createApp(deps: AppDeps & OperatorDeps) {
   app.route('/', adminRoutes(deps));
   app.route('/', humanlayerRoutes(deps));
   app.route('/', decisionRoutes(deps));
+  app.route('/', oidcRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

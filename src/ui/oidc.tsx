@@ -26,12 +26,10 @@ import { deleteExpiredLogins, getProvider, insertLogin, takeLogin } from '../db/
 import { createSession, deleteExpiredSessions, newToken, sha256 } from '../db/sessions.ts';
 import { OidcError, redirectUriOf, type OidcClient } from '../identities/oidc.ts';
 import { SignedInPage, SignInRefusedPage } from './pages.tsx';
-import { safeNext, SESSION_COOKIE, UUID, type UiEnv } from './routes.tsx';
+import { safeNext, SESSION_COOKIE, TENANT_COOKIE, UUID, type UiEnv } from './session.ts';
 
 /** Binds a sign-in in flight to the browser that started it. SameSite=Lax: it must come back on the provider's cross-site redirect. */
 const BINDING_COOKIE = 'hp_oidc';
-/** The tenant whose provider this browser signed in with, so /ui/login offers it again. Not a secret. */
-export const TENANT_COOKIE = 'hp_tenant';
 const LOGIN_TTL_MS = 10 * 60_000;
 
 interface Kit {

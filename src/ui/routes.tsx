@@ -23,14 +23,11 @@ import { createOidcClient, type OidcClient } from '../identities/oidc.ts';
 import { CSS, JS } from './assets.ts';
 import { InboxRow, type Viewer } from './components.tsx';
 import { csvRow } from './format.ts';
-import { oidcRoutes, TENANT_COOKIE } from './oidc.tsx';
+import { oidcRoutes } from './oidc.tsx';
+import { safeNext, SESSION_COOKIE, TENANT_COOKIE, UUID, type UiEnv } from './session.ts';
 import { DetailLive, DetailPage, ErrorPage, HistoryPage, InboxPage, LoginPage, OverviewPage, type Filters, type SingleSignOn } from './pages.tsx';
 
-export type UiEnv = { Variables: { session: SessionAuth } };
-
-export const SESSION_COOKIE = 'hp_session';
 const LOGIN_COOKIE = 'hp_login';
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HISTORY_PAGE = 50;
 const CSV_MAX_ROWS = 100_000;
 
@@ -67,9 +64,6 @@ const sameToken = (a: string, b: string) => {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 };
-
-/** Only a path inside the inbox may be a post-sign-in destination. */
-export const safeNext = (next: string | undefined) => (next && /^\/ui(\/[A-Za-z0-9\-._~/?=&%]*)?$/.test(next) && !next.startsWith('//') ? next : '/ui/inbox');
 
 function viewerOf(s: SessionAuth): Viewer {
   return { tenant_name: s.tenant_name, identity: s.approver ?? `key:${s.key_prefix}`, role: s.method === 'oidc' ? `${s.role}, single sign-on` : s.role, csrf: s.csrf_token };

@@ -344,3 +344,60 @@ describe('how a provider session ends', () => {
     await setProvider(h.rt.sql, t.tenant_id, { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, display_name: 'Acme SSO' }, 'test');
   });
 });
+
+describe('the admin API: /v1/oidc', () => {
+  it('is for admin keys, shows the provider without its secret, and the redirect URI to register', async () => {
+    expect((await h.call('GET', '/v1/oidc', t.approver)).status).toBe(403);
+    expect((await h.call('PUT', '/v1/oidc', t.approver, { issuer: idp.issuer, client_id: 'x', client_secret: 'y' })).status).toBe(403);
+    const r = await h.call('GET', '/v1/oidc', t.admin);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ issuer: idp.issuer, client_id: idp.clientId, client_secret_set: true, display_name: 'Acme SSO', redirect_uri: CALLBACK, login_url: `${PUBLIC_URL}/ui/login?tenant=${t.tenant_id}` });
+    expect(JSON.stringify(r.body)).not.toContain(idp.clientSecret);
+    const doc = await h.call('GET', '/openapi.json', null);
+    expect(Object.keys(doc.body.paths)).toContain('/v1/oidc');
+  });
+
+  it.each([
+    ['a plain-http issuer off this machine', { issuer: 'http://idp.example.com', client_id: 'c', client_secret: 's' }, 'issuer'],
+    ['an issuer with a query', { issuer: 'https://idp.example.com/?x=1', client_id: 'c', client_secret: 's' }, 'issuer'],
+    ['no client secret', { issuer: 'https://idp.example.com', client_id: 'c' }, 'client_secret'],
+    ['an unknown field', { issuer: 'https://idp.example.com', client_id: 'c', client_secret: 's', scopes: 'all' }, ''],
+  ])('refuses %s with 400 and changes nothing', async (_what, body, field) => {
+    const r = await h.call('PUT', '/v1/oidc', t.admin, body);
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('validation_failed');
+    expect(JSON.stringify(r.body)).toContain(field);
+    expect((await h.call('GET', '/v1/oidc', t.admin)).body.issuer).toBe(idp.issuer);
+  });
+
+  it("PUT with another issuer ends the provider's sessions; the same issuer (a new secret, a new label) keeps them", async () => {
+    const b = browser();
+    await b.signIn('alice-0001');
+    const same = await h.call('PUT', '/v1/oidc', t.admin, { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, display_name: 'Acme Login' });
+    expect(same.status).toBe(200);
+    expect(same.body).toMatchObject({ ended_sessions: 0, display_name: 'Acme Login', updated_by: expect.stringMatching(/^key:hp_admin/) });
+    expect((await b.inbox('/ui/inbox')).status).toBe(200);
+    expect((await browser().inbox(`/ui/login?tenant=${t.tenant_id}`)).html).toContain('Sign in with Acme Login');
+    const moved = await h.call('PUT', '/v1/oidc', t.admin, { issuer: 'https://login.example.com', client_id: 'c', client_secret: 's' });
+    expect(moved.status).toBe(200);
+    expect(moved.body.ended_sessions).toBeGreaterThan(0);
+    expect(moved.body.display_name).toBe('login.example.com');
+    expect((await b.inbox('/ui/inbox')).status).toBe(303);
+    expect((await h.call('DELETE', '/v1/oidc', t.admin)).body).toMatchObject({ removed: true });
+    expect((await h.call('DELETE', '/v1/oidc', t.admin)).status).toBe(404);
+    expect((await h.call('GET', '/v1/oidc', t.admin)).status).toBe(404);
+    const back = await h.call('PUT', '/v1/oidc', t.admin, { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, display_name: 'Acme SSO' });
+    expect(back.status).toBe(201);
+  });
+
+  it('a sign-in started before the provider changed is refused at the callback', async () => {
+    const b = browser();
+    const { callback } = await b.startAndSignIn('alice-0001');
+    await h.call('PUT', '/v1/oidc', t.admin, { issuer: `${idp.issuer}/elsewhere`, client_id: idp.clientId, client_secret: idp.clientSecret, display_name: 'Acme SSO' });
+    const r = await b.inbox(callback.slice(PUBLIC_URL.length));
+    expect(r.status).toBe(400);
+    expect(r.html).toContain('identity provider changed while you were signing in');
+    expect(b.app.has('hp_session')).toBe(false);
+    await h.call('PUT', '/v1/oidc', t.admin, { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, display_name: 'Acme SSO' });
+  });
+});
