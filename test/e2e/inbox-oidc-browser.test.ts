@@ -148,3 +148,28 @@ describe('single sign-on in Chromium', () => {
     await page.context().close();
   });
 });
+
+describe('holdpoint oidc', () => {
+  it('get shows the provider and the redirect URI, never the secret', async () => {
+    const r = await runCli(['oidc', 'get', '--tenant', tenantId, '--json'], env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ issuer: idp.issuer, client_id: idp.clientId, client_secret_set: true, display_name: 'Acme SSO', redirect_uri: `${fx.base}/ui/oidc/callback` });
+    expect(r.stdout).not.toContain(idp.clientSecret);
+  });
+
+  it.each([
+    [['--issuer', 'http://login.example.com', '--client-id', 'c', '--client-secret', 's'], '--issuer: must be https (plain http only for localhost)'],
+    [['--issuer', 'https://login.example.com', '--client-id', 'c'], '--client-secret:'],
+    [['--issuer', 'https://login.example.com', '--client-secret', 's'], '--client-id:'],
+  ])('set refuses bad arguments with exit 2 and says which (%j)', async (args, message) => {
+    const r = await runCli(['oidc', 'set', '--tenant', tenantId, ...args], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('set for a tenant that does not exist fails with one line', async () => {
+    const r = await runCli(['oidc', 'set', '--tenant', '00000000-0000-4000-8000-000000000000', '--issuer', 'https://login.example.com', '--client-id', 'c', '--client-secret', 's'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('holdpoint: tenant 00000000-0000-4000-8000-000000000000 not found');
+  });
+});
