@@ -85,6 +85,8 @@ async function signInAtProvider(login: string, shot?: string): Promise<{ page: P
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   await page.goto(`${fx.base}/ui/login?tenant=${tenantId}`);
+  expect(await page.textContent('h1')).toContain('Acme Payments');
+  if (shot) await page.screenshot({ path: `${ARTIFACTS}/oidc-signin-page.png`, fullPage: true });
   await page.click('text=Sign in with Acme SSO');
   await page.waitForURL((u) => u.origin === idp.issuer);
   await page.fill('input[name="login"]', login);
