@@ -132,7 +132,7 @@ export function createOidcClient(opts: { timeoutSeconds?: number } = {}) {
       })
       .catch((err: unknown) => {
         cache.delete(key);
-        throw new OidcError(503, `${p.display_name} could not be reached to start the sign-in. Try again shortly, or sign in with an API key.`, errText(err));
+        throw new OidcError(503, `${p.display_name} could not be reached, or did not answer as an OpenID provider should (its discovery document). Try again shortly, or sign in with an API key.`, errText(err));
       });
     cache.set(key, { at: Date.now(), config });
     return config;

@@ -23,7 +23,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppDeps } from '../api/deps.ts';
 import { approverByOidc } from '../db/approvers.ts';
 import { deleteExpiredLogins, getProvider, insertLogin, takeLogin } from '../db/oidc.ts';
-import { createSession, deleteExpiredSessions, newToken, sha256 } from '../db/sessions.ts';
+import { createSession, deleteExpiredSessions, deleteSession, newToken, sha256 } from '../db/sessions.ts';
 import { OidcError, redirectUriOf, type OidcClient } from '../identities/oidc.ts';
 import { SignedInPage, SignInRefusedPage } from './pages.tsx';
 import { safeNext, SESSION_COOKIE, TENANT_COOKIE, UUID, type UiEnv } from './session.ts';
@@ -127,8 +127,13 @@ export function oidcRoutes(ui: Hono<UiEnv>, deps: AppDeps & Kit) {
       );
     }
     const now = clock();
+    const previous = getCookie(c, SESSION_COOKIE);
     const s = await sql.begin(async (tx) => {
       await deleteExpiredSessions(tx, now);
+      // Signing in again replaces the session the browser sent along. (After a
+      // cross-site provider the Strict cookie is withheld; the old token is then
+      // overwritten below, so nobody holds it, and its row expires.)
+      if (previous && previous.length <= 100) await deleteSession(tx, previous);
       return createSession(tx, { tenant_id: login.tenant_id, approver: approver.name, now, ttlMs: deps.sessionTtlMs });
     });
     setCookie(c, SESSION_COOKIE, s.token, deps.cookieOpts(c, Math.floor(deps.sessionTtlMs / 1000)));

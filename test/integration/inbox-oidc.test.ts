@@ -141,6 +141,21 @@ describe('the sign-in page', () => {
   });
 });
 
+describe('a provider that cannot be reached', () => {
+  it('answers 503 with a page that says so, and starts nothing', async () => {
+    const other = await h.tenant('initech');
+    await setProvider(h.rt.sql, other.tenant_id, { issuer: 'http://127.0.0.1:9', client_id: 'c', client_secret: 's', display_name: 'Initech SSO' }, 'test');
+    const [before] = await h.rt.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM oidc_logins`;
+    const b = browser();
+    const r = await b.inbox(`/ui/oidc/start?tenant=${other.tenant_id}`);
+    expect(r.status).toBe(503);
+    expect(r.html).toContain('Initech SSO could not be reached');
+    expect(b.app.has('hp_oidc')).toBe(false);
+    const [after] = await h.rt.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM oidc_logins`;
+    expect(after!.n).toBe(before!.n);
+  });
+});
+
 describe('signing in at the provider', () => {
   it('sends the browser to the issuer with code flow, PKCE S256, state, nonce and our redirect URI; the verifier stays on the server', async () => {
     const b = browser();
@@ -226,6 +241,19 @@ describe('signing in at the provider', () => {
     expect(back.html).toContain('Nobody was signed in.');
     expect(b.app.has('hp_session')).toBe(false);
     expect(await sessions()).toBe(before);
+  });
+
+  it("signing in again ends the session the browser sent along (a key session here) instead of leaving it behind", async () => {
+    const b = browser();
+    const login = await b.inbox('/ui/login');
+    expect((await b.inbox('/ui/login', { method: 'POST', form: { key: t.approver, _csrf: csrfOf(login.html) } })).status).toBe(303);
+    const keyed = b.app.get('hp_session')!;
+    await b.signIn('alice-0001');
+    expect(b.app.get('hp_session')).not.toBe(keyed);
+    const stale = browser();
+    stale.app.set('hp_session', keyed);
+    expect((await stale.inbox('/ui/inbox')).status).toBe(303);
+    expect((await b.inbox('/ui/inbox')).html).toContain('signed in as <strong>alice</strong>');
   });
 
   it('goes back where the person was going, but never outside /ui', async () => {
