@@ -16,6 +16,7 @@ import { createLogger } from './log.ts';
 import { createProducerConnection, pingRedis } from './queue/connection.ts';
 import { createPolicyStore, parsePolicySource } from './services/policies.ts';
 import { runDemo } from './demo.ts';
+import { getProvider, ProviderInput, redirectUriOf, removeProvider, renderProvider, setProvider } from './identities/oidc.ts';
 import { startServer } from './server.ts';
 import { evaluateRequest } from './policy/evaluate.ts';
 import { parsePolicy } from './policy/schema.ts';
@@ -39,6 +40,10 @@ const USAGE = `usage: holdpoint <command>
   policy set --tenant ID FILE|-         validate and store a policy (YAML or JSON)
   policy get --tenant ID
   policy test FILE REQUEST              evaluate a JSON request against a draft policy (no counters, nothing saved)
+  oidc set --tenant ID --issuer URL --client-id ID --client-secret S|- [--name LABEL] [--json]
+                                        sign in to the web inbox at the tenant's OpenID Connect provider
+  oidc get --tenant ID [--json]         the provider (never the secret) and the redirect URI to register
+  oidc remove --tenant ID               stop single sign-on and end the sessions it opened
   demo                                  a full round trip to watch (creates a demo tenant)
 
 environment: DATABASE_URL, REDIS_URL, PORT, ... (see README)`;
@@ -298,6 +303,45 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       throw new UsageError('key needs a subcommand: create | revoke');
+    }
+
+    case 'oidc': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { tenant: { type: 'string' }, issuer: { type: 'string' }, 'client-id': { type: 'string' }, 'client-secret': { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } },
+        strict: true,
+      });
+      const tenant = uuid.safeParse(values.tenant);
+      if (!tenant.success) throw new UsageError(`--tenant: ${tenant.error.issues[0]!.message}`);
+      const redirect = redirectUriOf(config.HOLDPOINT_PUBLIC_URL);
+      if (sub === 'set') {
+        const secret = values['client-secret'] === '-' ? (await readStdin()).trim() : values['client-secret'];
+        const args = ProviderInput.safeParse({ issuer: values.issuer, client_id: values['client-id'], client_secret: secret, display_name: values.name });
+        if (!args.success) throw new UsageError(args.error.issues.map((i) => `--${String(i.path[0]).replace('_', '-').replace('display-name', 'name')}: ${i.message}`).join('; '));
+        const r = await withSql(config, (sql) => setProvider(sql, tenant.data, args.data, 'cli'));
+        const out = { ...renderProvider(r.row, redirect), ended_sessions: r.ended_sessions };
+        print(!!values.json, out, [
+          `single sign-on ${r.created ? 'set' : 'updated'}: ${out.display_name} (${out.issuer}, client ${out.client_id})`,
+          redirect ? `  register this redirect URI at the provider: ${redirect}` : '  HOLDPOINT_PUBLIC_URL is not set: set it, then register <it>/ui/oidc/callback at the provider',
+          `  people sign in at: ${config.HOLDPOINT_PUBLIC_URL?.replace(/\/+$/, '') ?? '<HOLDPOINT_PUBLIC_URL>'}/ui/login?tenant=${tenant.data}`,
+          ...(r.ended_sessions ? [`  ended ${r.ended_sessions} session(s) opened by the previous provider`] : []),
+        ].join('\n'));
+        return 0;
+      }
+      if (sub === 'get') {
+        const row = await withSql(config, (sql) => getProvider(sql, tenant.data));
+        if (!row) throw new AppError('not_found', 'single sign-on is not set up for this tenant');
+        const out = renderProvider(row, redirect);
+        print(!!values.json, out, `${out.display_name}: ${out.issuer} (client ${out.client_id}); redirect URI ${out.redirect_uri ?? '(set HOLDPOINT_PUBLIC_URL)'}`);
+        return 0;
+      }
+      if (sub === 'remove') {
+        const r = await withSql(config, (sql) => removeProvider(sql, tenant.data));
+        if (!r) throw new AppError('not_found', 'single sign-on is not set up for this tenant');
+        process.stdout.write(`single sign-on removed; ended ${r.ended_sessions} session(s)\n`);
+        return 0;
+      }
+      throw new UsageError('oidc needs a subcommand: set | get | remove');
     }
 
     case 'demo': {

@@ -19,6 +19,7 @@ import { approvalRoutes } from './routes/approvals.ts';
 import { approverRoutes } from './routes/approvers.ts';
 import { humanlayerRoutes } from './routes/humanlayer.ts';
 import { decisionRoutes } from './routes/decisions.ts';
+import { oidcRoutes } from './routes/oidc.ts';
 import { uiRoutes } from '../ui/routes.tsx';
 
 /** What the operator routes (/metrics, /readyz) need beyond the resource routes. */
@@ -111,6 +112,7 @@ export function createApp(deps: AppDeps & OperatorDeps) {
   app.route('/', approverRoutes(deps));
   app.route('/', humanlayerRoutes(deps));
   app.route('/', decisionRoutes(deps));
+  app.route('/', oidcRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -48,6 +48,7 @@ ol.audit { list-style:none; padding:0; margin:0; } ol.audit li { padding:.4rem 0
 .charts { display:grid; grid-template-columns:repeat(auto-fit, minmax(300px, 1fr)); gap:1rem; }
 .stat { font-size:1.6rem; font-weight:700; }
 .login { max-width:420px; margin:3rem auto; } .login input { width:100%; }
+.button.sso { background:var(--accent); border-color:var(--accent); color:#fff; font-weight:600; }
 .live-note { position:fixed; bottom:0; left:0; right:0; text-align:center; }
 @media (max-width: 720px) {
   .grid2 { grid-template-columns: 1fr; }

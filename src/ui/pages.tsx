@@ -14,23 +14,78 @@ export interface Filters {
   q?: string | undefined;
 }
 
-export const LoginPage: FC<{ csrf: string; next?: string | undefined; error?: string | undefined; notice?: string | undefined }> = (p) => (
+/** A tenant's identity provider, as the sign-in page offers it. */
+export interface SingleSignOn {
+  tenant_id: string;
+  tenant_name: string;
+  display_name: string;
+}
+
+export const LoginPage: FC<{ csrf: string; next?: string | undefined; error?: string | undefined; notice?: string | undefined; sso?: SingleSignOn | undefined }> = (p) => (
   <Layout title="Sign in">
     <section class="login card" aria-labelledby="signin">
-      <h1 id="signin">Sign in to the approval inbox</h1>
+      <h1 id="signin">Sign in to the approval inbox{p.sso?.tenant_name ? ` of ${p.sso.tenant_name}` : ''}</h1>
       {p.error && <Flash kind="error">{p.error}</Flash>}
       {p.notice && <Flash kind="ok">{p.notice}</Flash>}
-      <form method="post" action="/ui/login">
+      {p.sso && (
+        <>
+          <p>
+            <a class="button sso" id="sso" href={`/ui/oidc/start?tenant=${encodeURIComponent(p.sso.tenant_id)}${p.next ? `&next=${encodeURIComponent(p.next)}` : ''}`}>
+              Sign in with {p.sso.display_name}
+            </a>
+          </p>
+          <p class="muted small">Or with an API key:</p>
+        </>
+      )}
+      <form method="post" action={p.sso ? `/ui/login?tenant=${encodeURIComponent(p.sso.tenant_id)}` : '/ui/login'}>
         <input type="hidden" name="_csrf" value={p.csrf} />
         {p.next && <input type="hidden" name="next" value={p.next} />}
         <p>
           <label for="key">Approver or admin API key</label>
           <br />
-          <input id="key" name="key" type="password" autocomplete="off" required autofocus spellcheck={false} placeholder="hp_approver_…" />
+          <input id="key" name="key" type="password" autocomplete="off" required autofocus={!p.sso} spellcheck={false} placeholder="hp_approver_…" />
         </p>
         <p class="muted small">The key is checked once and never stored in your browser: you get a session cookie instead.</p>
         <button type="submit">Sign in</button>
       </form>
+    </section>
+  </Layout>
+);
+
+/**
+ * After the provider's redirect: the session cookie is SameSite=Strict, and a
+ * browser withholds Strict cookies on a redirect chain that began at another
+ * site, so a 303 from here would land signed out. A page of our own that moves
+ * on (meta refresh, no script needed) starts a same-site navigation instead.
+ */
+export const SignedInPage: FC<{ next: string; who: string }> = (p) => (
+  <html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta http-equiv="refresh" content={`0;url=${p.next}`} />
+      <title>Signed in · Holdpoint</title>
+      <link rel="stylesheet" href="/ui/assets/app.css" />
+    </head>
+    <body>
+      <main id="main">
+        <p class="flash ok" role="status">
+          Signed in as <strong>{p.who}</strong>. <a href={p.next}>Continue to the inbox</a>
+        </p>
+      </main>
+    </body>
+  </html>
+);
+
+/** A sign-in at the provider that did not open a session, and why. */
+export const SignInRefusedPage: FC<{ title: string; message: string; tenant?: string | undefined }> = (p) => (
+  <Layout title={p.title}>
+    <section class="login card" aria-labelledby="refused">
+      <h1 id="refused">{p.title}</h1>
+      <Flash kind="error">{p.message}</Flash>
+      <p>Nobody was signed in.</p>
+      <p>
+        <a href={p.tenant ? `/ui/login?tenant=${encodeURIComponent(p.tenant)}` : '/ui/login'}>Back to sign-in</a>
+      </p>
     </section>
   </Layout>
 );

@@ -17,17 +17,17 @@ import { AppError } from '../errors.ts';
 import type { AppDeps } from '../api/deps.ts';
 import { toAppError } from '../api/errors.ts';
 import { parseLastEventId, tenantStream } from '../api/stream.ts';
-import { approverFor } from '../api/routes/approvals.ts';
+import { ownVoter } from '../identities/voter.ts';
+import { getProvider } from '../db/oidc.ts';
+import { createOidcClient, type OidcClient } from '../identities/oidc.ts';
 import { CSS, JS } from './assets.ts';
 import { InboxRow, type Viewer } from './components.tsx';
 import { csvRow } from './format.ts';
-import { DetailLive, DetailPage, ErrorPage, HistoryPage, InboxPage, LoginPage, OverviewPage, type Filters } from './pages.tsx';
+import { oidcRoutes } from './oidc.tsx';
+import { safeNext, SESSION_COOKIE, TENANT_COOKIE, UUID, type UiEnv } from './session.ts';
+import { DetailLive, DetailPage, ErrorPage, HistoryPage, InboxPage, LoginPage, OverviewPage, type Filters, type SingleSignOn } from './pages.tsx';
 
-type UiEnv = { Variables: { session: SessionAuth } };
-
-const SESSION_COOKIE = 'hp_session';
 const LOGIN_COOKIE = 'hp_login';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HISTORY_PAGE = 50;
 const CSV_MAX_ROWS = 100_000;
 
@@ -65,15 +65,18 @@ const sameToken = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
-/** Only a path inside the inbox may be a post-sign-in destination. */
-const safeNext = (next: string | undefined) => (next && /^\/ui(\/[A-Za-z0-9\-._~/?=&%]*)?$/.test(next) && !next.startsWith('//') ? next : '/ui/inbox');
-
 function viewerOf(s: SessionAuth): Viewer {
-  return { tenant_name: s.tenant_name, identity: s.approver ?? `key:${s.key_prefix}`, role: s.role, csrf: s.csrf_token };
+  return { tenant_name: s.tenant_name, identity: s.approver ?? `key:${s.key_prefix}`, role: s.method === 'oidc' ? `${s.role}, single sign-on` : s.role, csrf: s.csrf_token };
 }
 
-function authOf(s: SessionAuth) {
-  return { tenant_id: s.tenant_id, key_id: s.key_id, key_prefix: s.key_prefix, role: s.role, approver: s.approver, permissions: [] };
+/**
+ * Whose vote a web decision is. A provider session is its approver, full stop
+ * (that is what the provider vouched for); a key session keeps the API's rule
+ * (the key's bound approver, else key:<prefix>).
+ */
+function voterOf(s: SessionAuth): string {
+  if (s.method === 'oidc') return s.approver!;
+  return ownVoter({ approver: s.approver, key_prefix: s.key_prefix! }).approver;
 }
 
 function filtersOf(q: z.infer<typeof FilterQuery>): Filters {
@@ -96,9 +99,10 @@ function queryString(f: Record<string, string | undefined>): string {
   return s ? `?${s}` : '';
 }
 
-export function uiRoutes(deps: AppDeps & { sessionTtlMs: number; publicUrl?: string | undefined }) {
+export function uiRoutes(deps: AppDeps & { sessionTtlMs: number; publicUrl?: string | undefined; oidc?: OidcClient }) {
   const ui = new Hono<UiEnv>();
   const { sql, service, clock } = deps;
+  const oidc = deps.oidc ?? createOidcClient();
 
   const secure = (c: Context) =>
     new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https' || Boolean(deps.publicUrl?.startsWith('https:'));
@@ -168,10 +172,28 @@ export function uiRoutes(deps: AppDeps & { sessionTtlMs: number; publicUrl?: str
     return findSession(sql, token, clock());
   }
 
-  const loginForm = (c: Context, status: number, opts: { next?: string | undefined; error?: string; notice?: string }) => {
+  /** The tenant's single sign-on for the sign-in page: ?tenant=<id>, else the tenant this browser last signed in to that way. */
+  async function singleSignOn(c: Context): Promise<{ sso?: SingleSignOn; notice?: string }> {
+    const asked = c.req.query('tenant');
+    const tenant = asked ?? getCookie(c, TENANT_COOKIE);
+    if (!tenant) return {};
+    const missing = asked ? { notice: 'Single sign-on is not set up for this tenant. Sign in with an API key.' } : {};
+    if (!UUID.test(tenant)) return missing;
+    const p = await getProvider(sql, tenant);
+    if (!p) return missing;
+    if (!deps.publicUrl) {
+      deps.log.warn('single sign-on is configured but HOLDPOINT_PUBLIC_URL is not set, so there is no redirect URI', { tenant_id: tenant });
+      return asked ? { notice: 'Single sign-on needs the server to know its public address (HOLDPOINT_PUBLIC_URL). Sign in with an API key.' } : {};
+    }
+    const [t] = await sql<{ name: string }[]>`SELECT name FROM tenants WHERE id = ${tenant}`;
+    return { sso: { tenant_id: tenant, tenant_name: t?.name ?? '', display_name: p.display_name } };
+  }
+
+  const loginForm = async (c: Context, status: number, opts: { next?: string | undefined; error?: string; notice?: string }) => {
     const csrf = newToken();
     setCookie(c, LOGIN_COOKIE, csrf, cookieOpts(c, 3600));
-    return page(c, status, <LoginPage csrf={csrf} next={opts.next} error={opts.error} notice={opts.notice} />);
+    const { sso, notice } = await singleSignOn(c);
+    return page(c, status, <LoginPage csrf={csrf} next={opts.next} error={opts.error} notice={opts.notice ?? notice} sso={sso} />);
   };
 
   ui.get('/ui/login', async (c) => {
@@ -179,6 +201,8 @@ export function uiRoutes(deps: AppDeps & { sessionTtlMs: number; publicUrl?: str
     const next = c.req.query('next');
     return loginForm(c, 200, { next: next ? safeNext(next) : undefined, ...(c.req.query('signed_out') ? { notice: 'You are signed out.' } : {}) });
   });
+
+  oidcRoutes(ui, { ...deps, oidc, page, cookieOpts, secure });
 
   ui.post('/ui/login', async (c) => {
     const parsed = LoginForm.safeParse(await form(c));
@@ -286,7 +310,7 @@ export function uiRoutes(deps: AppDeps & { sessionTtlMs: number; publicUrl?: str
     if (!UUID.test(id)) throw new AppError('not_found', `approval ${id} not found`);
     const { decision, reason } = parsed.data;
     try {
-      const a = await service.decide(s.tenant_id, id, { decision, reason: reason?.trim() || undefined, approver: approverFor(authOf(s), undefined), channel: 'web' });
+      const a = await service.decide(s.tenant_id, id, { decision, reason: reason?.trim() || undefined, approver: voterOf(s), channel: 'web' });
       const done = a.status === 'pending' ? 'voted' : a.status === 'rejected' ? 'rejected' : 'approved';
       return c.redirect(`/ui/approvals/${id}?done=${done}`, 303);
     } catch (err) {

@@ -5,7 +5,7 @@ import { AppError } from '../../errors.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv, Auth } from '../env.ts';
 import { validationHook } from '../errors.ts';
-import { resolveVoter, ownVoter } from '../../identities/voter.ts';
+import { resolveVoter } from '../../identities/voter.ts';
 import { allow } from '../middleware/auth.ts';
 import { parseLastEventId, tenantStream } from '../stream.ts';
 import { ApprovalSchema, IdParam, Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
@@ -126,11 +126,6 @@ const events = createRoute({
     ...errorResponses(400, 401, 404),
   },
 });
-
-/** Who is deciding when nobody is named in the body: the key's bound approver, else the key itself. */
-export function approverFor(auth: Auth, _claimed?: undefined): string {
-  return ownVoter(auth).approver;
-}
 
 const actor = (auth: Auth) => `key:${auth.key_prefix}`;
 
