@@ -57,12 +57,23 @@ async function connectPostgres(config: Config): Promise<Sql> {
     return sql;
   } catch (err) {
     await sql.end({ timeout: 1 }).catch(() => undefined);
-    const why = err instanceof Error ? err.message || (err as { code?: string }).code : String(err);
-    const hint = isConnectionError(err)
-      ? 'Start it with `docker compose up -d postgres` (or your local server), or set DATABASE_URL.'
-      : 'Check DATABASE_URL: the database must exist and accept this user.';
-    throw new BootError(`cannot reach Postgres at ${maskUrl(config.DATABASE_URL)} (${why}). ${hint}`);
+    throw new BootError(postgresProblem(config.DATABASE_URL, err));
   }
+}
+
+/** One line that says what went wrong with Postgres: unreachable, refused us, or missing the database. */
+export function postgresProblem(url: string, err: unknown): string {
+  const why = err instanceof Error ? err.message || (err as { code?: string }).code : String(err);
+  const code = (err as { code?: string }).code;
+  const at = maskUrl(url);
+  if (isConnectionError(err)) {
+    return `cannot reach Postgres at ${at} (${why}). Start it with \`docker compose up -d postgres\` (or your local server), or set DATABASE_URL.`;
+  }
+  if (code === '3D000') return `reached Postgres at ${at}, but ${why}: \`holdpoint migrate\` (npm start runs it) creates it.`;
+  if (code === '28000' || code === '28P01') {
+    return `reached Postgres at ${at}, but it refused this login (${why}). Put a user and password that exist in DATABASE_URL (postgres://USER:PASSWORD@host:5432/holdpoint).`;
+  }
+  return `reached Postgres at ${at}, but it answered: ${why}. Check DATABASE_URL.`;
 }
 
 /**
@@ -95,17 +106,36 @@ async function ensureDatabase(config: Config): Promise<void> {
   }
 }
 
+/** The database number in a redis:// URL (0 when none is given). */
+export function redisDb(url: string): number {
+  const n = new URL(url).pathname.replace(/^\//, '');
+  return n === '' ? 0 : Number(n);
+}
+
 async function checkRedis(config: Config): Promise<void> {
-  const redis = createProducerConnection(config.REDIS_URL, { lazyConnect: true, retryStrategy: () => null });
+  // db 0 here: the SELECT below is what says whether the configured database exists.
+  const u = new URL(config.REDIS_URL);
+  u.pathname = '';
+  const redis = createProducerConnection(u.toString(), { lazyConnect: true, retryStrategy: () => null });
   redis.on('error', () => undefined);
+  const db = redisDb(config.REDIS_URL);
   try {
-    await redis.connect();
-    await pingRedis(redis, 3_000);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new BootError(
-      `cannot reach Redis at ${maskUrl(config.REDIS_URL)} (${why}). Start it with \`docker compose up -d redis\` (or your local server), or set REDIS_URL.`,
-    );
+    try {
+      await redis.connect();
+      await pingRedis(redis, 3_000);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new BootError(
+        `cannot reach Redis at ${maskUrl(config.REDIS_URL)} (${why}). Start it with \`docker compose up -d redis\` (or your local server), or set REDIS_URL.`,
+      );
+    }
+    try {
+      await redis.select(db);
+    } catch (err) {
+      const count = await redis.config('GET', 'databases').then((r) => Number((r as string[])[1]), () => NaN);
+      const has = Number.isFinite(count) ? ` (it has ${count}: 0–${count - 1})` : '';
+      throw new BootError(`Redis at ${maskUrl(config.REDIS_URL)} has no database ${db}${has}: ${(err as Error).message}. Pick one that exists in REDIS_URL.`);
+    }
   } finally {
     redis.disconnect();
   }
@@ -160,7 +190,13 @@ export async function main(argv: string[]): Promise<number> {
       const roles = values.api || values.worker ? { api: !!values.api, worker: !!values.worker } : { api: true, worker: true };
       await withSql(config, checkMigrated);
       await checkRedis(config);
-      const running = await startServer(config, log, roles);
+      const running = await startServer(config, log, roles).catch((err: unknown) => {
+        if ((err as { code?: string }).code === 'EADDRINUSE') {
+          const e = err as { address?: string; port?: number };
+          throw new BootError(`port ${e.port ?? config.PORT} on ${e.address ?? config.HOST} is already in use (another Holdpoint?): stop it, or set PORT (HOLDPOINT_METRICS_PORT for the metrics port).`);
+        }
+        throw err;
+      });
       await new Promise<void>((resolve) => {
         const onSignal = (sig: string) => {
           log.info('signal received', { signal: sig });
@@ -359,7 +395,7 @@ export async function main(argv: string[]): Promise<number> {
       if (sub === 'set') {
         const file = positionals[0];
         if (!file) throw new UsageError('policy set needs a FILE (or - for stdin)');
-        const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+        const text = await readSource(file);
         const doc = parsePolicySource(text, file.endsWith('.json') ? 'application/json' : 'application/yaml');
         const saved = await withSql(config, (sql) => createPolicyStore(sql).set(tenant.data, doc, text, 'cli'));
         process.stdout.write(`policy version ${saved.version} is active\n`);
@@ -370,7 +406,7 @@ export async function main(argv: string[]): Promise<number> {
         const file = positionals[0];
         const request = positionals[1];
         if (!file || !request) throw new UsageError("policy test needs a FILE and a REQUEST (JSON, e.g. '{\"action\":\"payment.send\",\"params\":{\"amount\":5000}}')");
-        const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+        const text = await readSource(file);
         const parsed = parsePolicy(parsePolicySource(text, file.endsWith('.json') ? 'application/json' : 'application/yaml'));
         if (!parsed.ok) throw new AppError('validation_failed', 'the policy is invalid', { problems: parsed.problems });
         let raw: unknown;
@@ -396,6 +432,18 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   throw new UsageError(`unknown command "${cmd}"`);
+}
+
+/** A file's text (or stdin for -); a missing or unreadable file is one line, not a stack trace. */
+async function readSource(file: string): Promise<string> {
+  if (file === '-') return readStdin();
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    throw new BootError(`cannot read ${file}: ${why}`);
+  }
 }
 
 async function readStdin(): Promise<string> {

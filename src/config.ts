@@ -10,7 +10,14 @@ const int = (def: number, min: number, max: number) => z.coerce.number().int().m
 
 export const ConfigSchema = z.object({
   DATABASE_URL: z.string().url().default('postgres://localhost:5432/holdpoint'),
-  REDIS_URL: z.string().url().default('redis://localhost:6379'),
+  // redis:// or rediss://, with an optional database number: anything else (a
+  // schemeless host:port parses as a URL with scheme "host:") would silently use db 0.
+  REDIS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^rediss?:\/\//.test(u) && URL.canParse(u), 'must start with redis:// or rediss:// (e.g. redis://127.0.0.1:6379/0)')
+    .refine((u) => !URL.canParse(u) || /^\/?(\d{1,5})?$/.test(new URL(u).pathname), 'the path is the database number: redis://host:6379/0')
+    .default('redis://localhost:6379'),
   PORT: int(8080, 0, 65535),
   HOST: z.string().default('0.0.0.0'),
   HOLDPOINT_PUBLIC_URL: z.string().url().optional(),

@@ -42,6 +42,12 @@ export async function startServer(config: Config, log: Logger, roles: { api: boo
       const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => resolve(info.port));
       s.once('error', reject);
       server = s;
+    }).catch(async (err: unknown) => {
+      // A taken port: close what is open, so the process can exit with one line.
+      await rt.notifier.close();
+      metricsServer?.close();
+      await rt.close();
+      throw err;
     });
     log.info('api listening', { port, host: config.HOST });
   }
