@@ -188,7 +188,8 @@ export function adminRoutes(deps: AppDeps) {
 
   app.openapi(testPolicy, async (c) => {
     const auth = c.get('auth');
-    allow(auth, 'approver');
+    // Admin only: a dry run reads the active policy's verdicts and the live counters.
+    allow(auth, 'admin');
     const body = c.req.valid('json');
     let policy: ActivePolicy | undefined;
     if (body.policy) {

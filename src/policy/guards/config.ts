@@ -1,21 +1,13 @@
 // The `guards` section of the policy document. Validated with zod like the rest
 // of the policy (strict objects, every problem with its path). Pure.
 import { z } from 'zod';
+import { re2Pattern } from '../regex.ts';
 
 const glob = z.string().min(1).max(200);
 const globList = z.array(glob).max(500);
 const money = z.number().finite().nonnegative();
 const limit = z.number().finite().positive();
 const seconds = (max: number) => z.number().int().min(1).max(max);
-
-const isRegex = (s: string) => {
-  try {
-    new RegExp(s, 'u');
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export const BudgetSchema = z.strictObject({
   /** USD per call by action glob, used when the request carries no cost_usd. */
@@ -62,7 +54,7 @@ export const SensitiveDataSchema = z
       .array(
         z.strictObject({
           name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a lower_snake_case name'),
-          pattern: z.string().min(1).max(500).refine(isRegex, 'not a valid regular expression'),
+          pattern: re2Pattern(500),
         }),
       )
       .max(50)
