@@ -173,13 +173,13 @@ describe('dry runs', () => {
   it('POST /v1/policy/test evaluates a draft without saving it or counting the call', async () => {
     const t = await tenantWith({ rate_limit: { per_agent: { per_minute: 1 } } });
     const draft = { defaults: { decision: 'allow' }, rules: [{ name: 'no-pay', match: { action: 'pay.*' }, decision: 'deny', reason: 'not today' }] };
-    const r = await h.call('POST', '/v1/policy/test', t.approver, { policy: draft, request: { action: 'pay.send' } });
+    const r = await h.call('POST', '/v1/policy/test', t.admin, { policy: draft, request: { action: 'pay.send' } });
     expect(r.body).toMatchObject({ decision: 'deny', dry_run: true, policy_version: null });
-    const bad = await h.call('POST', '/v1/policy/test', t.approver, { policy: { rules: [{ name: 'x', decision: 'maybe' }] }, request: { action: 'a' } });
+    const bad = await h.call('POST', '/v1/policy/test', t.admin, { policy: { rules: [{ name: 'x', decision: 'maybe' }] }, request: { action: 'a' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.problems[0].path).toBe('rules.0.decision');
     // Against the active policy: two dry runs use none of the one call a minute.
-    for (let i = 0; i < 2; i++) expect((await h.call('POST', '/v1/policy/test', t.approver, { request: { action: 'a', agent_id: 'bot' } })).body.decision).toBe('allow');
+    for (let i = 0; i < 2; i++) expect((await h.call('POST', '/v1/policy/test', t.admin, { request: { action: 'a', agent_id: 'bot' } })).body.decision).toBe('allow');
     expect((await check(t, { action: 'a' })).body.decision).toBe('allow');
     expect((await check(t, { action: 'a' })).body.decision).toBe('deny');
     expect((await h.call('GET', '/v1/policy', t.admin)).body.document.rules).toEqual([]);
