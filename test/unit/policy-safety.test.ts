@@ -10,6 +10,7 @@ import { conditionHolds, evaluate, evaluateRequest, type EvaluationRequest } fro
 import { globMatch, globMatchRaw } from '../../src/policy/glob.ts';
 import * as scope from '../../src/policy/guards/scope.ts';
 import { normalizeText, plainNumber } from '../../src/policy/normalize.ts';
+import { re2Spans, withoutCaptures } from '../../src/policy/regex.ts';
 import { parsePolicy, type Policy, type PolicyInput } from '../../src/policy/schema.ts';
 import { createEvaluator } from '../../src/services/evaluator.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -78,6 +79,16 @@ describe('regexes from policies run on RE2', () => {
     const e = run(p, { params: { note: 'é EMP-123456 and αβγ' } });
     expect(e.decision).toBe('modify');
     expect(e.params).toEqual({ note: 'é [REDACTED:emp] and [REDACTED:greek]' });
+  });
+});
+
+describe('RE2 spans', () => {
+  it('drops capturing groups without touching classes, escapes or \\Q…\\E, and finds the same spans', () => {
+    expect(withoutCaptures('(a)(?:b)(?P<n>c)(?<m>d)')).toBe('(?:a)(?:b)(?:c)(?:d)');
+    expect(withoutCaptures('[(]\\(\\Q(x)\\E(y)')).toBe('[(]\\(\\Q(x)\\E(?:y)');
+    expect(withoutCaptures('[]()](z)')).toBe('[]()](?:z)');
+    expect(re2Spans('(ab)+', 'xababyab')).toEqual([{ start: 1, end: 5 }, { start: 6, end: 8 }]);
+    expect(re2Spans('(?i)(emp)-(\\d+)', 'a EMP-12 b emp-3')).toEqual([{ start: 2, end: 8 }, { start: 11, end: 16 }]);
   });
 });
 

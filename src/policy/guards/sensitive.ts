@@ -171,11 +171,11 @@ function compile(config: SensitiveDataConfig): Compiled {
   return c;
 }
 
-function scanWith(s: string, detectors: readonly Detector[]): Span[] {
+function scanWith(s: string, detectors: readonly Detector[], checkpoint: Checkpoint = NO_CHECKPOINT): Span[] {
   const spans: Span[] = [];
   for (const d of detectors) {
     if (d.re2 !== undefined) {
-      for (const m of re2Spans(d.re2, s)) {
+      for (const m of re2Spans(d.re2, s, checkpoint)) {
         const found = d.refine ? d.refine(s.slice(m.start, m.end), m.start) : [m];
         for (const f of found) spans.push({ detector: d.name, ...f });
       }
@@ -213,7 +213,7 @@ export function detect(params: unknown, config: SensitiveDataConfig, checkpoint:
   const walk = (v: unknown, at: (string | number)[]) => {
     if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint') {
       checkpoint();
-      for (const s of scanWith(String(v), detectors)) out.push({ detector: s.detector, path: pathOf(at), at, start: s.start, end: s.end });
+      for (const s of scanWith(String(v), detectors, checkpoint)) out.push({ detector: s.detector, path: pathOf(at), at, start: s.start, end: s.end });
     } else if (Array.isArray(v)) {
       v.forEach((x, i) => walk(x, [...at, i]));
     } else if (v !== null && typeof v === 'object') {
