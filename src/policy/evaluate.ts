@@ -1,8 +1,14 @@
 // Policy evaluation. Pure: the same request, policy, counters and `now` always
-// give the same answer. Every matching rule votes, and so does every guard
-// finding; DENY > REQUIRE_APPROVAL > MODIFY > ALLOW. An error while evaluating
-// (a guard that throws, counters that could not be read) denies, unless the
-// policy says fail_mode: open — and then the evaluation says so.
+// give the same answer (within the time budget: the edge's `elapsed()` is the
+// one input that can cut an evaluation short). Every matching rule votes, and
+// so does every guard finding; DENY > REQUIRE_APPROVAL > MODIFY > ALLOW. An
+// error while evaluating (a guard that throws, counters that could not be
+// read, the time budget running out) denies, unless the policy says
+// fail_mode: open — and then the evaluation says so.
+//
+// The request is the agent's: everything here is linear in it (RE2 patterns,
+// ./regex.ts; linear globs, ./glob.ts), and where the agent could shape a
+// value to slip past a rule, the rule errs towards restricting (below).
 import { globMatch } from './glob.ts';
 import { evaluateGuards, type GuardContext } from './guards/index.ts';
 import { EvaluationBudgetExceeded, budgetCheck, budgetMs } from './time-budget.ts';

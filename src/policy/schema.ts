@@ -1,5 +1,7 @@
 // The tenant policy document (YAML or JSON). Validated with zod; every problem
-// is reported with its path.
+// is reported with its path. Patterns (`matches`, custom detectors) must
+// compile on RE2 (./regex.ts), so nothing in a policy can make evaluation
+// backtrack.
 import { z } from 'zod';
 import { approverNameProblem } from '../approvals/identity.ts';
 import { toProblems, type Problem } from '../validation.ts';

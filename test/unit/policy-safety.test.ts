@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { conditionHolds, evaluate, evaluateRequest, type EvaluationRequest } from '../../src/policy/evaluate.ts';
 import { globMatch, globMatchRaw } from '../../src/policy/glob.ts';
+import { counterQueries } from '../../src/policy/guards/index.ts';
 import * as scope from '../../src/policy/guards/scope.ts';
 import { normalizeText, plainNumber } from '../../src/policy/normalize.ts';
 import { re2Spans, withoutCaptures } from '../../src/policy/regex.ts';
@@ -293,6 +294,18 @@ describe('string comparisons normalise what the agent wrote', () => {
     expect(normalizeText(' ＡＢＣ ', true)).toBe('ABC');
     expect(conditionHolds('ＡＣＣＴ', { eq: 'acct' }, 'restrict')).toBe(true);
     expect(conditionHolds('ＡＣＣＴ', { eq: 'acct' }, 'allow')).toBe(false);
+  });
+});
+
+describe('rate limits count spellings together', () => {
+  it('an agent cannot spread calls over spellings of its action to dodge a per-action rate limit', () => {
+    const p = policy({ defaults: { decision: 'allow' }, guards: { rate_limit: { per_agent_action: { per_minute: 2 } } } });
+    const keys = (action: string) => counterQueries(p, req({ action, agent_id: 'Bot' }), NOW).map((q) => q.key);
+    expect(keys('PAYMENT.send')).toEqual(keys('payment.send'));
+    expect(keys('ｐａｙｍｅｎｔ.se\u200bnd')).toEqual(keys('payment.send'));
+    const [key] = keys('payment.send');
+    const e = evaluateRequest(p, req({ action: 'Payment.Send', agent_id: 'bot' }), { counters: { [key!]: 2 }, now: NOW });
+    expect(e.decision).toBe('deny');
   });
 });
 
