@@ -98,10 +98,6 @@ function equalExact(a: unknown, b: unknown): boolean {
 
 const normal = (v: unknown, caseSensitive: boolean) => (typeof v === 'string' ? normalizeText(v, caseSensitive) : v);
 
-function equalNormal(a: unknown, b: unknown, caseSensitive: boolean): boolean {
-  return equalExact(normal(a, caseSensitive), normal(b, caseSensitive));
-}
-
 /** Every scalar inside a value (itself, if it is one). */
 function scalars(v: unknown, out: unknown[] = []): unknown[] {
   if (Array.isArray(v)) for (const x of v) scalars(x, out);
@@ -132,10 +128,21 @@ export function checkCondition(value: unknown, c: Condition, stance: RuleStance 
   if (c.exists !== undefined && (value !== undefined) !== c.exists) return no;
   const cs = c.case_sensitive === true;
   const restrict = stance === 'restrict';
-  const eq = restrict
-    ? (x: unknown) => scalars(value).some((v) => equalNormal(v, x, cs))
-    : (x: unknown) => equalExact(value, x);
-  const same = restrict ? (x: unknown) => equalExact(value, x) : (x: unknown) => equalNormal(value, x, cs);
+  // The agent's side is normalised once, the policy's per comparison.
+  let eq: (x: unknown) => boolean;
+  let same: (x: unknown) => boolean;
+  if (restrict) {
+    const vs = c.eq !== undefined || c.in !== undefined ? scalars(value).map((v) => normal(v, cs)) : [];
+    eq = (x) => {
+      const nx = normal(x, cs);
+      return vs.some((v) => equalExact(v, nx));
+    };
+    same = (x) => equalExact(value, x);
+  } else {
+    const nv = normal(value, cs);
+    eq = (x) => equalExact(value, x);
+    same = (x) => equalExact(nv, normal(x, cs));
+  }
   if (c.eq !== undefined && !eq(c.eq)) return no;
   if (c.ne !== undefined && same(c.ne)) return no;
   if (c.in !== undefined && !c.in.some(eq)) return no;
