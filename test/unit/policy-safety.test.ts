@@ -83,6 +83,16 @@ describe('regexes from policies run on RE2', () => {
   });
 });
 
+describe('sensitive field names', () => {
+  it('a sensitive field name is not hidden by zero-width characters, fullwidth letters or case in the key', () => {
+    const p = policy({ defaults: { decision: 'allow' }, guards: { sensitive_data: { detectors: [], on_finding: 'deny' } } });
+    for (const key of ['pass\u200bword', 'ＰＡＳＳＷＯＲＤ', 'Api-Key', ' token ']) {
+      expect(run(p, { params: { [key]: 'hunter2' } }).decision, JSON.stringify(key)).toBe('deny');
+    }
+    expect(run(p, { params: { passage: 'x' } }).decision).toBe('allow');
+  });
+});
+
 describe('RE2 spans', () => {
   it('drops capturing groups without touching classes, escapes or \\Q…\\E, and finds the same spans', () => {
     expect(withoutCaptures('(a)(?:b)(?P<n>c)(?<m>d)')).toBe('(?:a)(?:b)(?:c)(?:d)');

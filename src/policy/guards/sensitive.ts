@@ -10,6 +10,7 @@
 import type { EvaluationRequest } from '../evaluate.ts';
 import { BUILTIN_DETECTORS, FIELD_DETECTOR, type BuiltinDetector, type OnFinding, type SensitiveDataConfig } from './config.ts';
 import type { CounterOp, Finding, FindingDecision } from './types.ts';
+import { normalizeText } from '../normalize.ts';
 import { re2Spans } from '../regex.ts';
 import { NO_CHECKPOINT, type Checkpoint } from '../time-budget.ts';
 
@@ -151,7 +152,8 @@ interface Compiled {
   fields: Set<string>;
 }
 
-const normalizeField = (k: string) => k.toLowerCase().replace(/[-_\s]/g, '');
+// The agent names the keys: `PASS\u200bWORD` and `ｐａｓｓｗｏｒｄ` are `password` too.
+const normalizeField = (k: string) => normalizeText(k).replace(/[-_\s]/g, '');
 
 // Compiled once per (parsed, immutable) config.
 const compiled = new WeakMap<SensitiveDataConfig, Compiled>();
