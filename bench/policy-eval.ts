@@ -1,12 +1,18 @@
 // Pure policy evaluation: decisions per second for a 50-rule policy with every
 // guard on (budget, rate_limit, sensitive_data, scope), over varied requests
-// with fake counters. Prints; asserts nothing.
+// with fake counters; then the hostile section: how long one evaluation takes
+// for the ReDoS shapes an admin might write and an agent would feed (a nested
+// `matches` quantifier, a many-star glob, a backtracking custom sensitive
+// pattern), at growing input sizes, and the worst of them. Prints; asserts nothing.
 //   npx tsx bench/policy-eval.ts [evaluations]
+//   HOSTILE_ONLY=1 HOSTILE_SIZES=20,25 npx tsx bench/policy-eval.ts   (small sizes: to time the old backtracking code)
 import { evaluateRequest, type EvaluationRequest } from '../src/policy/evaluate.ts';
 import { counterQueries } from '../src/policy/guards/index.ts';
 import { parsePolicy, type PolicyInput } from '../src/policy/schema.ts';
 
 const N = Number(process.argv[2] ?? 200_000);
+const HOSTILE_ONLY = process.env.HOSTILE_ONLY === '1';
+const HOSTILE_SIZES = (process.env.HOSTILE_SIZES ?? '30,45,1000,10000,100000').split(',').map(Number);
 const BATCH = 1_000;
 
 const domains = ['payment', 'email', 'crm', 'db', 'kb', 'search', 'deploy', 'file', 'llm', 'admin'];
@@ -79,40 +85,86 @@ function counterValue(key: string, i: number): number {
   return (i * 3) % 11;
 }
 
-// Warm up the JIT and the regex caches.
-for (let i = 0; i < 5_000; i++) {
-  const r = reqs[i % REQS]!;
-  const counters = Object.fromEntries(counterQueries(policy, r, now).map((q) => [q.key, counterValue(q.key, i)]));
-  evaluateRequest(policy, r, { counters, now });
-}
+if (!HOSTILE_ONLY) throughput();
+hostile();
 
-const counts: Record<string, number> = {};
-const perEval: number[] = [];
-let total = 0;
-for (let start = 0; start < N; start += BATCH) {
-  const n = Math.min(BATCH, N - start);
-  // Fake counters are built outside the timed section: the edge reads them from Redis.
-  const inputs = Array.from({ length: n }, (_, j) => {
-    const i = start + j;
+function throughput() {
+  // Warm up the JIT and the regex caches.
+  for (let i = 0; i < 5_000; i++) {
     const r = reqs[i % REQS]!;
-    return { r, i };
-  });
-  const t0 = performance.now();
-  for (const { r, i } of inputs) {
-    const qs = counterQueries(policy, r, now);
-    const counters: Record<string, number> = {};
-    for (const q of qs) counters[q.key] = counterValue(q.key, i);
-    const e = evaluateRequest(policy, r, { counters, now });
-    counts[e.decision] = (counts[e.decision] ?? 0) + 1;
+    const counters = Object.fromEntries(counterQueries(policy, r, now).map((q) => [q.key, counterValue(q.key, i)]));
+    evaluateRequest(policy, r, { counters, now });
   }
-  const ms = performance.now() - t0;
-  total += ms;
-  perEval.push((ms * 1000) / n);
+
+  const counts: Record<string, number> = {};
+  const perEval: number[] = [];
+  let total = 0;
+  for (let start = 0; start < N; start += BATCH) {
+    const n = Math.min(BATCH, N - start);
+    // Fake counters are built outside the timed section: the edge reads them from Redis.
+    const inputs = Array.from({ length: n }, (_, j) => {
+      const i = start + j;
+      const r = reqs[i % REQS]!;
+      return { r, i };
+    });
+    const t0 = performance.now();
+    for (const { r, i } of inputs) {
+      const qs = counterQueries(policy, r, now);
+      const counters: Record<string, number> = {};
+      for (const q of qs) counters[q.key] = counterValue(q.key, i);
+      const e = evaluateRequest(policy, r, { counters, now });
+      counts[e.decision] = (counts[e.decision] ?? 0) + 1;
+    }
+    const ms = performance.now() - t0;
+    total += ms;
+    perEval.push((ms * 1000) / n);
+  }
+
+  perEval.sort((a, b) => a - b);
+  const pct = (p: number) => perEval[Math.min(perEval.length - 1, Math.floor((p / 100) * perEval.length))]!;
+  console.log(`policy-eval: ${N} evaluations, 50 rules, guards: budget rate_limit sensitive_data scope`);
+  console.log(`  decisions/second: ${Math.round(N / (total / 1000)).toLocaleString('en-US')}`);
+  console.log(`  µs per evaluation (per batch of ${BATCH}): p50 ${pct(50).toFixed(2)}  p99 ${pct(99).toFixed(2)}  mean ${((total * 1000) / N).toFixed(2)}`);
+  console.log(`  decisions: ${Object.entries(counts).map(([d, c]) => `${d} ${c}`).join(', ')}`);
 }
 
-perEval.sort((a, b) => a - b);
-const pct = (p: number) => perEval[Math.min(perEval.length - 1, Math.floor((p / 100) * perEval.length))]!;
-console.log(`policy-eval: ${N} evaluations, 50 rules, guards: budget rate_limit sensitive_data scope`);
-console.log(`  decisions/second: ${Math.round(N / (total / 1000)).toLocaleString('en-US')}`);
-console.log(`  µs per evaluation (per batch of ${BATCH}): p50 ${pct(50).toFixed(2)}  p99 ${pct(99).toFixed(2)}  mean ${((total * 1000) / N).toFixed(2)}`);
-console.log(`  decisions: ${Object.entries(counts).map(([d, c]) => `${d} ${c}`).join(', ')}`);
+// One evaluation per hostile shape and size, timed on its own (after one warm-up
+// at a small size, so the pattern compile is not counted).
+function hostile() {
+  const shapes: { name: string; policy: PolicyInput; request: (n: number) => EvaluationRequest }[] = [
+    {
+      name: 'matches ^(c+)+$ on c…c!',
+      policy: { defaults: { decision: 'allow' }, rules: [{ name: 'cs', match: { when: { 'params.q': { matches: '^(c+)+$' } } }, decision: 'deny' }] },
+      request: (n) => ({ action: 'x.y', agent_id: 'bot', params: { q: `${'c'.repeat(n)}!` }, context: {} }),
+    },
+    {
+      name: 'glob *a*a*a*a*a*a*a*a*b on a…a',
+      policy: { defaults: { decision: 'allow' }, rules: [{ name: 'stars', match: { action: '*a*a*a*a*a*a*a*a*b' }, decision: 'deny' }] },
+      request: (n) => ({ action: 'a'.repeat(n), agent_id: 'bot', params: {}, context: {} }),
+    },
+    {
+      name: 'custom (\\w+\\s?)+$ on a…a!',
+      policy: { defaults: { decision: 'allow' }, guards: { sensitive_data: { detectors: [], custom: [{ name: 'words', pattern: '(\\w+\\s?)+$' }], on_finding: 'deny' } } },
+      request: (n) => ({ action: 'x.y', agent_id: 'bot', params: { text: `${'a'.repeat(n)}!` }, context: {} }),
+    },
+  ];
+  console.log('hostile patterns: ms for one evaluation (no time budget applied)');
+  let worst = { ms: 0, what: '' };
+  for (const shape of shapes) {
+    const parsedHostile = parsePolicy(shape.policy);
+    if (!parsedHostile.ok) throw new Error(JSON.stringify(parsedHostile.problems));
+    const p = parsedHostile.policy;
+    evaluateRequest(p, shape.request(5), { counters: {}, now });
+    const cells: string[] = [];
+    for (const n of HOSTILE_SIZES) {
+      const r = shape.request(n);
+      const t0 = performance.now();
+      const e = evaluateRequest(p, r, { counters: {}, now });
+      const ms = performance.now() - t0;
+      cells.push(`${n}: ${ms.toFixed(2)} (${e.decision})`);
+      if (ms > worst.ms) worst = { ms, what: `${shape.name}, ${n} chars` };
+    }
+    console.log(`  ${shape.name.padEnd(34)} ${cells.join('  ')}`);
+  }
+  console.log(`  worst: ${worst.ms.toFixed(2)} ms (${worst.what}); the default evaluation budget is 50 ms`);
+}

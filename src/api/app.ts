@@ -11,6 +11,7 @@ import type { AppDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
 import { errorHandler, validationHook } from './errors.ts';
 import { authenticate } from './middleware/auth.ts';
+import { finiteNumbers } from './middleware/finite-numbers.ts';
 import { requestId } from './middleware/request-id.ts';
 import { slackInteractions } from '../slack/interactions.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -106,6 +107,9 @@ export function createApp(deps: AppDeps & OperatorDeps) {
   app.use('/humanlayer/*', limit);
   app.use('/humanlayer/*', authenticate(deps.sql));
   app.use('/v1/*', authenticate(deps.sql));
+  // Numbers JSON cannot carry (1e309 → Infinity) are refused once, here, for every route below.
+  app.use('/v1/*', finiteNumbers());
+  app.use('/humanlayer/*', finiteNumbers());
   app.route('/', agentRoutes(deps));
   app.route('/', approvalRoutes(deps));
   app.route('/', adminRoutes(deps));

@@ -1,10 +1,19 @@
 // Policy evaluation. Pure: the same request, policy, counters and `now` always
-// give the same answer. Every matching rule votes, and so does every guard
-// finding; DENY > REQUIRE_APPROVAL > MODIFY > ALLOW. An error while evaluating
-// (a guard that throws, counters that could not be read) denies, unless the
-// policy says fail_mode: open — and then the evaluation says so.
+// give the same answer (within the time budget: the edge's `elapsed()` is the
+// one input that can cut an evaluation short). Every matching rule votes, and
+// so does every guard finding; DENY > REQUIRE_APPROVAL > MODIFY > ALLOW. An
+// error while evaluating (a guard that throws, counters that could not be
+// read, the time budget running out) denies, unless the policy says
+// fail_mode: open — and then the evaluation says so.
+//
+// The request is the agent's: everything here is linear in it (RE2 patterns,
+// ./regex.ts; linear globs, ./glob.ts), and where the agent could shape a
+// value to slip past a rule, the rule errs towards restricting (below).
 import { globMatch } from './glob.ts';
 import { evaluateGuards, type GuardContext } from './guards/index.ts';
+import { EvaluationBudgetExceeded, budgetCheck, budgetMs } from './time-budget.ts';
+import { normalizeText, plainNumber } from './normalize.ts';
+import { re2Test } from './regex.ts';
 import type { CounterOp, Finding, GuardName } from './guards/types.ts';
 import type { Condition, Policy, PolicyDecision, Rule } from './schema.ts';
 
@@ -58,58 +67,136 @@ export function lookup(req: EvaluationRequest, path: string): unknown {
   return cur;
 }
 
-// Numeric strings compare as numbers: an agent must not dodge `amount > 1000`
-// by sending "5000".
-function num(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-  return undefined;
-}
+// Numeric comparisons (gt, gte, lt, lte) take a finite number or a plain
+// numeric string ("5000", " -3.5", "1e3"). A value that is present but is
+// neither — "5,000", "$5000", "5000 USD", [5000], {"value": 5000}, fullwidth
+// digits, null — cannot be compared, and the agent chose it: on a deny or
+// require_approval rule the comparison holds (fail closed) and the reason says
+// why; on an allow rule it does not hold. An absent value never holds.
+//
+// String equality (eq, ne, in, not_in) has two views: exact, and normalised
+// (./normalize.ts: NFKC, invisible characters removed, trimmed, case folded
+// unless `case_sensitive`). Each operator takes the view that makes the rule
+// match when in doubt if the rule restricts, and not match if it allows:
+//   deny / require_approval: eq, in → normalised;  ne, not_in → exact
+//   allow:                   eq, in → exact;       ne, not_in → normalised
+// so `ACCT_EVIL` is caught by `eq: acct_evil` on a deny rule and by
+// `not_in: [acct_evil]` on an allow rule, and a variant never earns an allow.
+// On a restricting rule, eq / in / matches also look inside an array or object
+// value (any scalar in it counts), so wrapping a value does not hide it.
 
-function same(a: unknown, b: unknown): boolean {
+/** Does this rule's decision restrict the call (deny, require_approval) or allow it? */
+export type RuleStance = 'restrict' | 'allow';
+const stanceOf = (d: PolicyDecision): RuleStance => (d === 'allow' ? 'allow' : 'restrict');
+
+function equalExact(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  const na = num(a);
-  const nb = num(b);
+  const na = plainNumber(a);
+  const nb = plainNumber(b);
   return na !== undefined && nb !== undefined && na === nb;
 }
 
-// Compiled once per pattern: policies are evaluated far more often than they change.
-const regexps = new Map<string, RegExp>();
-function conditionRegExp(pattern: string): RegExp {
-  let re = regexps.get(pattern);
-  if (!re) {
-    re = new RegExp(pattern);
-    if (regexps.size > 10_000) regexps.clear();
-    regexps.set(pattern, re);
-  }
-  return re;
+const normal = (v: unknown, caseSensitive: boolean) => (typeof v === 'string' ? normalizeText(v, caseSensitive) : v);
+
+/** Every scalar inside a value (itself, if it is one). */
+function scalars(v: unknown, out: unknown[] = []): unknown[] {
+  if (Array.isArray(v)) for (const x of v) scalars(x, out);
+  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) scalars(x, out);
+  else out.push(v);
+  return out;
 }
 
-export function conditionHolds(value: unknown, c: Condition): boolean {
-  if (c.exists !== undefined && (value !== undefined) !== c.exists) return false;
-  if (c.eq !== undefined && !same(value, c.eq)) return false;
-  if (c.ne !== undefined && same(value, c.ne)) return false;
-  const n = num(value);
-  if (c.gt !== undefined && !(n !== undefined && n > c.gt)) return false;
-  if (c.gte !== undefined && !(n !== undefined && n >= c.gte)) return false;
-  if (c.lt !== undefined && !(n !== undefined && n < c.lt)) return false;
-  if (c.lte !== undefined && !(n !== undefined && n <= c.lte)) return false;
-  if (c.in !== undefined && !c.in.some((x) => same(value, x))) return false;
-  if (c.not_in !== undefined && c.not_in.some((x) => same(value, x))) return false;
-  if (c.matches !== undefined) {
-    if (typeof value !== 'string' && typeof value !== 'number') return false;
-    if (!conditionRegExp(c.matches).test(String(value))) return false;
+function matchesPattern(value: unknown, pattern: string, stance: RuleStance): boolean {
+  if (stance === 'allow') return (typeof value === 'string' || typeof value === 'number') && re2Test(pattern, String(value));
+  return scalars(value).some((x) => {
+    if (typeof x !== 'string' && typeof x !== 'number') return false;
+    const raw = String(x);
+    if (re2Test(pattern, raw)) return true;
+    const n = normalizeText(raw, true);
+    return n !== raw && re2Test(pattern, n);
+  });
+}
+
+export interface ConditionResult {
+  holds: boolean;
+  /** A numeric comparison held only because the value was not a plain number (restricting rules). */
+  notNumber: boolean;
+}
+
+export function checkCondition(value: unknown, c: Condition, stance: RuleStance = 'allow'): ConditionResult {
+  const no = { holds: false, notNumber: false };
+  if (c.exists !== undefined && (value !== undefined) !== c.exists) return no;
+  const cs = c.case_sensitive === true;
+  const restrict = stance === 'restrict';
+  // The agent's side is normalised once, the policy's per comparison.
+  let eq: (x: unknown) => boolean;
+  let same: (x: unknown) => boolean;
+  if (restrict) {
+    const vs = c.eq !== undefined || c.in !== undefined ? scalars(value).map((v) => normal(v, cs)) : [];
+    eq = (x) => {
+      const nx = normal(x, cs);
+      return vs.some((v) => equalExact(v, nx));
+    };
+    same = (x) => equalExact(value, x);
+  } else {
+    const nv = normal(value, cs);
+    eq = (x) => equalExact(value, x);
+    same = (x) => equalExact(nv, normal(x, cs));
   }
-  return true;
+  if (c.eq !== undefined && !eq(c.eq)) return no;
+  if (c.ne !== undefined && same(c.ne)) return no;
+  if (c.in !== undefined && !c.in.some(eq)) return no;
+  if (c.not_in !== undefined && c.not_in.some(same)) return no;
+  let notNumber = false;
+  if (c.gt !== undefined || c.gte !== undefined || c.lt !== undefined || c.lte !== undefined) {
+    if (value === undefined) return no;
+    const n = plainNumber(value);
+    if (n === undefined) {
+      if (!restrict) return no;
+      notNumber = true;
+    } else {
+      if (c.gt !== undefined && !(n > c.gt)) return no;
+      if (c.gte !== undefined && !(n >= c.gte)) return no;
+      if (c.lt !== undefined && !(n < c.lt)) return no;
+      if (c.lte !== undefined && !(n <= c.lte)) return no;
+    }
+  }
+  if (c.matches !== undefined && !matchesPattern(value, c.matches, stance)) return no;
+  return { holds: true, notNumber };
+}
+
+/** Does the condition hold for a value? `stance`: the rule's, see above (default: an allow rule's, the strict reading). */
+export function conditionHolds(value: unknown, c: Condition, stance: RuleStance = 'allow'): boolean {
+  return checkCondition(value, c, stance).holds;
+}
+
+export interface RuleMatch {
+  matched: boolean;
+  /** Why it matched beyond its plain conditions ("params.amount is not a plain number"). */
+  notes: string[];
+}
+
+export function matchRule(rule: Rule, req: EvaluationRequest): RuleMatch {
+  const no = { matched: false, notes: [] };
+  if (!globMatch(rule.match.action, req.action)) return no;
+  if (!globMatch(rule.match.agent, req.agent_id)) return no;
+  const stance = stanceOf(rule.decision);
+  const notes: string[] = [];
+  for (const [path, cond] of Object.entries(rule.match.when ?? {})) {
+    const r = checkCondition(lookup(req, path), cond, stance);
+    if (!r.holds) return no;
+    if (r.notNumber) notes.push(`${path} is not a plain number`);
+  }
+  return { matched: true, notes };
 }
 
 export function ruleMatches(rule: Rule, req: EvaluationRequest): boolean {
-  if (!globMatch(rule.match.action, req.action)) return false;
-  if (!globMatch(rule.match.agent, req.agent_id)) return false;
-  for (const [path, cond] of Object.entries(rule.match.when ?? {})) {
-    if (!conditionHolds(lookup(req, path), cond)) return false;
-  }
-  return true;
+  return matchRule(rule, req).matched;
+}
+
+function ruleMessage(rule: Rule, notes: readonly string[]): string {
+  if (notes.length === 0) return rule.reason ?? `rule ${rule.name} matched`;
+  return rule.reason === undefined ? `rule ${rule.name} matched: ${notes.join('; ')}` : `${rule.reason} (${notes.join('; ')})`;
 }
 
 function routingFor(policy: Policy, rule: Rule | undefined): Routing {
@@ -135,7 +222,8 @@ export function defaultRouting(policy: Policy): Routing {
 }
 
 function evaluateUnsafe(policy: Policy, req: EvaluationRequest): Evaluation {
-  const matched = policy.rules.filter((r) => ruleMatches(r, req));
+  const results = policy.rules.map((r) => ({ r, m: matchRule(r, req) })).filter((x) => x.m.matched);
+  const matched = results.map((x) => x.r);
   if (matched.length === 0) {
     const decision = policy.defaults.decision;
     return {
@@ -147,9 +235,9 @@ function evaluateUnsafe(policy: Policy, req: EvaluationRequest): Evaluation {
   }
   let decision: PolicyDecision = 'allow';
   for (const r of matched) if (RANK[r.decision] > RANK[decision]) decision = r.decision;
-  const reasons: Reason[] = matched
-    .filter((r) => r.decision === decision)
-    .map((r) => ({ source: 'rule', rule: r.name, decision: r.decision, message: r.reason ?? `rule ${r.name} matched` }));
+  const reasons: Reason[] = results
+    .filter(({ r }) => r.decision === decision)
+    .map(({ r, m }) => ({ source: 'rule', rule: r.name, decision: r.decision, message: ruleMessage(r, m.notes) }));
   // The first matching rule that asks for approval routes it.
   const router = matched.find((r) => r.decision === 'require_approval');
   return {
@@ -251,35 +339,64 @@ export function evaluateRequest(policy: Policy, req: EvaluationRequest, ctx: Gua
     }
   };
 
-  let matched: Rule[] = [];
+  const checkpoint = budgetCheck(policy, ctx);
+  const overBudget = () => {
+    const what = `evaluation exceeded its time budget of ${budgetMs(policy)} ms`;
+    if (open) {
+      failedOpen = true;
+      votes.push({ reason: { source: 'engine', decision: 'allow', message: `${what}; let through because fail_mode is open` }, risk: FAILED_OPEN_RISK });
+    } else {
+      votes.push({ reason: { source: 'engine', decision: 'deny', message: `denied because ${what} (fail closed)` }, risk: 1 });
+    }
+  };
+
+  // Rule by rule, asking the budget between them. A budget overrun keeps the
+  // votes already cast (a deny found stays a deny, even with fail_mode: open)
+  // and skips the rest, guards included.
+  const matched: Rule[] = [];
+  let exceeded = false;
   try {
-    matched = policy.rules.filter((r) => ruleMatches(r, req));
+    for (const r of policy.rules) {
+      checkpoint();
+      const m = matchRule(r, req);
+      if (!m.matched) continue;
+      matched.push(r);
+      votes.push({ reason: { source: 'rule', rule: r.name, decision: r.decision, message: ruleMessage(r, m.notes) }, risk: RULE_RISK[r.decision] });
+    }
     if (matched.length === 0) {
       const d = policy.defaults.decision;
       votes.push({ reason: { source: 'default', decision: d, message: policy.defaults.reason ?? `no rule matched; default is ${d}` }, risk: 0 });
     }
-    for (const r of matched) {
-      votes.push({ reason: { source: 'rule', rule: r.name, decision: r.decision, message: r.reason ?? `rule ${r.name} matched` }, risk: RULE_RISK[r.decision] });
-    }
   } catch (err) {
-    matched = [];
-    failure('rule evaluation', errorMessage(err));
+    if (err instanceof EvaluationBudgetExceeded) {
+      exceeded = true;
+      overBudget();
+    } else {
+      // A rule that throws leaves no partial answer: none of the rules vote.
+      for (let i = votes.length - 1; i >= 0; i--) if (votes[i]!.reason.source === 'rule') votes.splice(i, 1);
+      matched.length = 0;
+      failure('rule evaluation', errorMessage(err));
+    }
   }
 
   let ops: CounterOp[] = [];
   let findings: Finding[] = [];
   let params: Record<string, unknown> | undefined;
   let redacted_paths: string[] = [];
-  try {
-    const g = evaluateGuards(policy, req, ctx);
-    findings = g.findings;
-    ops = g.ops;
-    params = g.params;
-    redacted_paths = g.redacted_paths;
-    for (const f of g.findings) votes.push({ reason: { source: 'guard', guard: f.guard, decision: f.decision, message: f.message }, risk: f.risk });
-    for (const f of g.failures) failure(`the ${f.guard} guard`, f.message, f.guard);
-  } catch (err) {
-    failure('the guards', errorMessage(err));
+  if (!exceeded) {
+    try {
+      const g = evaluateGuards(policy, req, ctx);
+      findings = g.findings;
+      ops = g.ops;
+      params = g.params;
+      redacted_paths = g.redacted_paths;
+      for (const f of g.findings) votes.push({ reason: { source: 'guard', guard: f.guard, decision: f.decision, message: f.message }, risk: f.risk });
+      for (const f of g.failures) failure(`the ${f.guard} guard`, f.message, f.guard);
+      if (g.budget_exceeded) overBudget();
+    } catch (err) {
+      if (err instanceof EvaluationBudgetExceeded) overBudget();
+      else failure('the guards', errorMessage(err));
+    }
   }
 
   let decision: Decision = 'allow';

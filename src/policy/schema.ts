@@ -1,22 +1,16 @@
 // The tenant policy document (YAML or JSON). Validated with zod; every problem
-// is reported with its path.
+// is reported with its path. Patterns (`matches`, custom detectors) must
+// compile on RE2 (./regex.ts), so nothing in a policy can make evaluation
+// backtrack.
 import { z } from 'zod';
 import { approverNameProblem } from '../approvals/identity.ts';
 import { toProblems, type Problem } from '../validation.ts';
 import { GuardsSchema } from './guards/config.ts';
+import { re2Pattern } from './regex.ts';
 
 const glob = z.string().min(1).max(200);
 const globs = z.union([glob, z.array(glob).min(1).max(100)]);
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-
-const isRegex = (s: string) => {
-  try {
-    new RegExp(s);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export const ConditionSchema = z
   .strictObject({
@@ -28,10 +22,12 @@ export const ConditionSchema = z
     lte: z.number().optional(),
     in: z.array(scalar).max(1000).optional(),
     not_in: z.array(scalar).max(1000).optional(),
-    matches: z.string().max(500).refine(isRegex, 'not a valid regular expression').optional(),
+    matches: re2Pattern(500, 0).optional(),
     exists: z.boolean().optional(),
+    /** eq, ne, in, not_in on strings fold case unless this is true (they always normalise Unicode and whitespace). */
+    case_sensitive: z.boolean().optional(),
   })
-  .refine((c) => Object.keys(c).length > 0, 'a condition needs at least one operator');
+  .refine((c) => Object.keys(c).some((k) => k !== 'case_sensitive'), 'a condition needs at least one operator');
 
 // An identity list names people (approver records), never a name the engine
 // writes (`key:…`, `slack:…`, `system`): those could otherwise be claimed.
@@ -61,6 +57,9 @@ export const ApprovalRouteSchema = z.strictObject({
   agent_may_route_to: z.array(channel).max(100).optional(),
 });
 
+/** How long one evaluation may take before fail_mode decides (ms). */
+export const DEFAULT_EVALUATION_BUDGET_MS = 50;
+
 export const DECISIONS = ['allow', 'deny', 'require_approval'] as const;
 export type PolicyDecision = (typeof DECISIONS)[number];
 
@@ -84,6 +83,8 @@ export const PolicySchema = z
     version: z.union([z.number(), z.string()]).optional(),
     description: z.string().max(2000).optional(),
     fail_mode: z.enum(['closed', 'open']).default('closed'),
+    /** Wall-clock budget for one evaluation (rules and guards), default 50 ms; past it, fail_mode decides. */
+    evaluation_budget_ms: z.number().int().min(1).max(10_000).optional(),
     defaults: z
       .strictObject({
         decision: z.enum(DECISIONS).default('require_approval'),

@@ -2,7 +2,8 @@
 // Redis round trip), evaluate purely, then apply the counter ops atomically —
 // a budget reservation that another call beat to the limit turns the decision
 // into a deny. Redis unreachable: the stateful guards fail closed, or open when
-// the tenant policy says fail_mode: open (and the decision says so).
+// the tenant policy says fail_mode: open (and the decision says so). The edge
+// owns the clock: it hands the pure core `elapsed()` for the time budget.
 import type { Logger } from '../log.ts';
 import { counterQueries } from '../policy/guards/index.ts';
 import type { CounterOp, CounterValues } from '../policy/guards/types.ts';
@@ -17,6 +18,13 @@ export interface EvaluatorDeps {
   counters: CounterStore;
   log: Logger;
   clock: () => Date;
+}
+
+// The evaluation's time budget counts pure evaluation only, not the Redis
+// round trips around it: a slow Redis is a dependency problem, not a policy one.
+function stopwatch(): () => number {
+  const started = performance.now();
+  return () => performance.now() - started;
 }
 
 function reservedBuckets(ops: readonly CounterOp[]): string[] {
@@ -50,7 +58,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
           counters = null;
         }
       }
-      let evaluation = evaluateRequest(active.policy, req, { counters, now });
+      let evaluation = evaluateRequest(active.policy, req, { counters, now, elapsed: stopwatch() });
       let buckets: string[] = [];
       // On a deny the engine leaves only the ops that must still happen (a burst's cooldown flag).
       if (!opts.dryRun && counters !== null && evaluation.ops.length > 0) {
@@ -71,7 +79,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
           }
         } catch (err) {
           log.warn('guard counters could not be updated', { err });
-          evaluation = evaluateRequest(active.policy, req, { counters: null, now });
+          evaluation = evaluateRequest(active.policy, req, { counters: null, now, elapsed: stopwatch() });
         }
       }
       return { active, evaluation, buckets, eval_ms: performance.now() - started };

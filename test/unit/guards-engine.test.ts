@@ -37,7 +37,7 @@ describe('guards in the policy schema', () => {
 
   it('refuses a custom detector with an invalid regex, a clashing name, and per_detector for an unknown detector', () => {
     const bad = problems({ guards: { sensitive_data: { custom: [{ name: 'emp', pattern: '([a-z' }] } } });
-    expect(bad).toEqual([{ path: 'guards.sensitive_data.custom.0.pattern', message: 'not a valid regular expression' }]);
+    expect(bad).toEqual([{ path: 'guards.sensitive_data.custom.0.pattern', message: 'not a valid RE2 regular expression: missing closing ]: `[a-z`' }]);
     expect(problems({ guards: { sensitive_data: { custom: [{ name: 'email', pattern: 'x' }] } } })[0]!.path).toBe('guards.sensitive_data.custom.0.name');
     expect(problems({ guards: { sensitive_data: { per_detector: { dna: 'deny' } } } })[0]!.path).toBe('guards.sensitive_data.per_detector.dna');
     expect(parsePolicy({ guards: { sensitive_data: { custom: [{ name: 'emp', pattern: 'EMP-\\d{6}' }], per_detector: { emp: 'deny', field: 'redact' } } } }).ok).toBe(true);

@@ -32,12 +32,12 @@ describe('scope', () => {
     expect(decisions(c, 'crm.contacts.list')).toEqual([]);
     expect(decisions(c, 'search.web')).toEqual([]);
     expect(decisions(c, 'crm.contacts.update')).toEqual(['deny']);
-    const custom = config({ read_only: true, read_patterns: ['*.fetch'] });
+    const custom = config({ read_only: true, read_patterns: ['*.fetch'], read_verbs: [] });
     expect(decisions(custom, 'doc.fetch')).toEqual([]);
     expect(decisions(custom, 'doc.get')).toEqual(['deny']);
   });
 
-  it('a per-agent override replaces the lists it names and inherits the others', () => {
+  it('a per-agent override adds to the tenant lists and narrows the allow list', () => {
     const c = config({
       deny: ['admin.*'],
       allow: ['*'],
@@ -47,16 +47,17 @@ describe('scope', () => {
     expect(decisions(c, 'kb.get', 'support-bot')).toEqual([]);
     expect(decisions(c, 'email.get', 'support-bot')).toEqual(['deny']); // outside its allow list
     expect(decisions(c, 'admin.get', 'support-bot')).toContain('deny'); // the tenant deny is inherited
-    expect(decisions(c, 'admin.get', 'intern-3')).toEqual([]); // the override replaced the deny list
+    expect(decisions(c, 'admin.get', 'intern-3')).toEqual(['deny']); // the tenant deny still holds
     expect(decisions(c, 'file.delete', 'intern-3')).toEqual(['deny']);
     expect(decisions(c, 'email.get', 'billing-bot')).toEqual([]);
     expect(scope.evaluate(c, req('email.get', 'support-bot')).findings[0]!.message).toBe('email.get is outside the allowed scope for agent support-bot');
   });
 
-  it('an exact agent id wins over a glob that also matches', () => {
+  it('every matching override applies: an exact id with an empty deny list does not lift a glob key\'s deny', () => {
     const c = config({ agents: { 'bot-*': { deny: ['*'] }, 'bot-1': { deny: [] } } });
-    expect(effective(c, 'bot-1')).toBe('bot-1');
-    expect(effective(c, 'bot-2')).toBe('bot-*');
+    expect(effective(c, 'bot-1')).toEqual(['bot-*', 'bot-1']);
+    expect(effective(c, 'bot-2')).toEqual(['bot-*']);
+    expect(decisions(c, 'kb.get', 'bot-1')).toEqual(['deny']);
   });
 
   it('needs no counters', () => {
@@ -65,5 +66,5 @@ describe('scope', () => {
 });
 
 function effective(c: ReturnType<typeof config>, agent: string) {
-  return scope.effectiveScope(c, agent).override;
+  return scope.effectiveScope(c, agent).overrides;
 }

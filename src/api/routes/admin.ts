@@ -199,7 +199,7 @@ export function adminRoutes(deps: AppDeps) {
 
   app.openapi(testPolicy, async (c) => {
     const auth = c.get('auth');
-    // Admin only: a draft policy runs admin-chosen patterns on this process.
+    // Admin only: a draft runs admin-chosen patterns here, and a dry run reads live counters.
     allow(auth, 'admin');
     const body = c.req.valid('json');
     let policy: ActivePolicy | undefined;

@@ -5,7 +5,7 @@
 // one all-or-nothing `reserve` op across every bucket (the edge refuses it if a
 // concurrent call got there first), and becomes spend only when reported. Pure.
 import type { EvaluationRequest } from '../evaluate.ts';
-import { globToRegExp } from '../glob.ts';
+import { globMatch } from '../glob.ts';
 import type { BudgetConfig } from './config.ts';
 import type { CounterOp, CounterQuery, CounterValues, Finding } from './types.ts';
 
@@ -35,7 +35,7 @@ export function costOf(config: BudgetConfig, req: EvaluationRequest): number {
   if (Object.prototype.hasOwnProperty.call(table, req.action)) return table[req.action]!;
   let best: string | undefined;
   for (const glob of Object.keys(table)) {
-    if (globToRegExp(glob).test(req.action) && (best === undefined || glob.length > best.length)) best = glob;
+    if (globMatch(glob, req.action) && (best === undefined || glob.length > best.length)) best = glob;
   }
   return best === undefined ? 0 : table[best]!;
 }

@@ -1,21 +1,13 @@
 // The `guards` section of the policy document. Validated with zod like the rest
 // of the policy (strict objects, every problem with its path). Pure.
 import { z } from 'zod';
+import { re2Pattern } from '../regex.ts';
 
 const glob = z.string().min(1).max(200);
 const globList = z.array(glob).max(500);
 const money = z.number().finite().nonnegative();
 const limit = z.number().finite().positive();
 const seconds = (max: number) => z.number().int().min(1).max(max);
-
-const isRegex = (s: string) => {
-  try {
-    new RegExp(s, 'u');
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export const BudgetSchema = z.strictObject({
   /** USD per call by action glob, used when the request carries no cost_usd. */
@@ -62,7 +54,7 @@ export const SensitiveDataSchema = z
       .array(
         z.strictObject({
           name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a lower_snake_case name'),
-          pattern: z.string().min(1).max(500).refine(isRegex, 'not a valid regular expression'),
+          pattern: re2Pattern(500),
         }),
       )
       .max(50)
@@ -93,10 +85,26 @@ const scopeLists = {
 
 export const DEFAULT_READ_PATTERNS = ['*.get', '*.list', '*.read', '*.search', 'read.*', 'search.*'];
 
+/**
+ * Verbs that make an action a read when they open its last dotted segment as a
+ * whole word: snake_case (`get_user`), camelCase (`listUsers`), kebab-case —
+ * unless a write word follows (see WRITE_WORDS in ./scope.ts), so `getaway.book`
+ * and `list_delete` are not reads.
+ */
+export const DEFAULT_READ_VERBS = ['get', 'list', 'read', 'search', 'fetch', 'find', 'query', 'lookup', 'describe', 'view', 'show', 'count'];
+
+const word = z.string().regex(/^[a-z][a-z0-9]{0,39}$/, 'a lower-case word');
+
 export const ScopeSchema = z.strictObject({
   ...scopeLists,
   read_patterns: globList.default(DEFAULT_READ_PATTERNS),
-  /** Agent id (or glob) → lists that replace the tenant's lists for that agent, field by field. */
+  read_verbs: z.array(word).max(100).default(DEFAULT_READ_VERBS),
+  /**
+   * Agent id (or glob) → lists that add to the tenant's for that agent: deny
+   * and require_approval are unions, read_only is OR, otherwise the stricter,
+   * and an allow list narrows (the action must be in every allow list). Every
+   * matching key applies. An override can only restrict.
+   */
   agents: z.record(glob, z.strictObject(scopeLists)).default({}),
 });
 

@@ -3,6 +3,7 @@
 // and applies them (see ./types.ts for the whole flow).
 import type { EvaluationRequest } from '../evaluate.ts';
 import type { Policy } from '../schema.ts';
+import { EvaluationBudgetExceeded, budgetCheck } from '../time-budget.ts';
 import * as budget from './budget.ts';
 import * as rateLimit from './rate-limit.ts';
 import * as scope from './scope.ts';
@@ -23,6 +24,12 @@ export interface GuardContext {
   counters: CounterValues | null;
   /** Epoch milliseconds. */
   now: number;
+  /**
+   * Milliseconds since this evaluation started, from the edge's monotonic
+   * clock; asked between units of work against `evaluation_budget_ms`
+   * (../time-budget.ts). Absent: no time budget (tests, the CLI).
+   */
+  elapsed?: () => number;
 }
 
 /** A guard that could not decide: it threw, or it needed counters that were unavailable. */
@@ -41,6 +48,8 @@ export interface GuardsOutcome {
   /** 1 − Π(1 − risk) over the findings. */
   risk_score: number;
   failures: GuardFailure[];
+  /** The time budget ran out: the guards after the one running then did not run (findings so far are kept). */
+  budget_exceeded?: true;
 }
 
 /** 1 − Π(1 − r), clamped to [0, 1]: independent signals that each add risk. */
@@ -78,12 +87,15 @@ export function evaluateGuards(policy: Policy, req: EvaluationRequest, ctx: Guar
   let params: Record<string, unknown> | undefined;
   let redacted_paths: string[] = [];
 
+  const checkpoint = budgetCheck(policy, ctx);
   const run = (guard: GuardName, fn: () => { findings: Finding[]; ops: CounterOp[] }) => {
+    checkpoint();
     try {
       const r = fn();
       findings.push(...r.findings);
       ops.push(...r.ops);
     } catch (err) {
+      if (err instanceof EvaluationBudgetExceeded) throw err;
       failures.push({ guard, message: message(err) });
     }
   };
@@ -93,17 +105,23 @@ export function evaluateGuards(policy: Policy, req: EvaluationRequest, ctx: Guar
     else run(guard, () => fn(counters));
   };
 
-  if (g.scope) run('scope', () => scope.evaluate(g.scope!, req));
-  if (g.sensitive_data) {
-    run('sensitive_data', () => {
-      const r = sensitive.evaluate(g.sensitive_data!, req);
-      params = r.params;
-      redacted_paths = r.redacted_paths;
-      return r;
-    });
+  let exceeded = false;
+  try {
+    if (g.scope) run('scope', () => scope.evaluate(g.scope!, req));
+    if (g.sensitive_data) {
+      run('sensitive_data', () => {
+        const r = sensitive.evaluate(g.sensitive_data!, req, checkpoint);
+        params = r.params;
+        redacted_paths = r.redacted_paths;
+        return r;
+      });
+    }
+    if (g.rate_limit) stateful('rate_limit', (c) => rateLimit.evaluate(g.rate_limit!, req, c, ctx.now));
+    if (g.budget) stateful('budget', (c) => budget.evaluate(g.budget!, req, c, ctx.now));
+  } catch (err) {
+    if (!(err instanceof EvaluationBudgetExceeded)) throw err;
+    exceeded = true;
   }
-  if (g.rate_limit) stateful('rate_limit', (c) => rateLimit.evaluate(g.rate_limit!, req, c, ctx.now));
-  if (g.budget) stateful('budget', (c) => budget.evaluate(g.budget!, req, c, ctx.now));
 
   return {
     findings,
@@ -112,5 +130,6 @@ export function evaluateGuards(policy: Policy, req: EvaluationRequest, ctx: Guar
     redacted_paths,
     risk_score: combineRisk(findings.map((f) => f.risk)),
     failures,
+    ...(exceeded ? { budget_exceeded: true as const } : {}),
   };
 }

@@ -2,8 +2,11 @@
 // agent+action (sliding windows), burst detection with a cooldown, and
 // max_identical_calls — the same agent, action and params hash too often in a
 // window is a stuck loop. Counter values are the hits before this call, so this
-// call is number value + 1. Pure.
+// call is number value + 1. Keys use the normalised agent id and action
+// (../normalize.ts), so `PAYMENT.send` and `payment.send` share one counter:
+// the agent cannot spread its calls over spellings. Pure.
 import type { EvaluationRequest } from '../evaluate.ts';
+import { normalizeText } from '../normalize.ts';
 import { paramsHash } from './canonical.ts';
 import type { RateLimitConfig } from './config.ts';
 import type { CounterOp, CounterQuery, CounterValues, Finding } from './types.ts';
@@ -20,23 +23,25 @@ interface Window {
 
 function windows(config: RateLimitConfig, req: EvaluationRequest): Window[] {
   const { agent_id: agent, action } = req;
+  const a = normalizeText(agent);
+  const x = normalizeText(action);
   const out: Window[] = [];
-  if (config.per_agent) out.push({ key: `rl:agent:${agent}`, window_ms: MINUTE_MS, max: config.per_agent.per_minute, kind: 'limit', label: `agent ${agent}` });
-  if (config.per_action) out.push({ key: `rl:action:${action}`, window_ms: MINUTE_MS, max: config.per_action.per_minute, kind: 'limit', label: `action ${action}` });
+  if (config.per_agent) out.push({ key: `rl:agent:${a}`, window_ms: MINUTE_MS, max: config.per_agent.per_minute, kind: 'limit', label: `agent ${agent}` });
+  if (config.per_action) out.push({ key: `rl:action:${x}`, window_ms: MINUTE_MS, max: config.per_action.per_minute, kind: 'limit', label: `action ${action}` });
   if (config.per_agent_action) {
-    out.push({ key: `rl:aa:${agent}|${action}`, window_ms: MINUTE_MS, max: config.per_agent_action.per_minute, kind: 'limit', label: `agent ${agent} on ${action}` });
+    out.push({ key: `rl:aa:${a}|${x}`, window_ms: MINUTE_MS, max: config.per_agent_action.per_minute, kind: 'limit', label: `agent ${agent} on ${action}` });
   }
   if (config.burst) {
-    out.push({ key: `rl:burst:${agent}`, window_ms: config.burst.window_seconds * 1000, max: config.burst.max, kind: 'burst', label: `agent ${agent}` });
+    out.push({ key: `rl:burst:${a}`, window_ms: config.burst.window_seconds * 1000, max: config.burst.max, kind: 'burst', label: `agent ${agent}` });
   }
   if (config.max_identical_calls) {
     const m = config.max_identical_calls;
-    out.push({ key: `rl:same:${agent}|${action}|${paramsHash(req.params)}`, window_ms: m.window_seconds * 1000, max: m.count, kind: 'identical', label: `agent ${agent} on ${action}` });
+    out.push({ key: `rl:same:${a}|${x}|${paramsHash(req.params)}`, window_ms: m.window_seconds * 1000, max: m.count, kind: 'identical', label: `agent ${agent} on ${action}` });
   }
   return out;
 }
 
-const cooldownKey = (agent: string) => `rl:cool:${agent}`;
+const cooldownKey = (agent: string) => `rl:cool:${normalizeText(agent)}`;
 
 export function queries(config: RateLimitConfig, req: EvaluationRequest, _now: number): CounterQuery[] {
   const qs: CounterQuery[] = windows(config, req).map((w) => ({ kind: 'window', key: w.key, window_ms: w.window_ms }));

@@ -2,12 +2,17 @@
 // (nested objects, arrays, strings, numbers) and masks them. Findings name the
 // detector and where it fired — never the value. Pure.
 //
-// Every pattern starts with a lookbehind that forbids starting inside a run of
-// the characters it consumes, so a failed match costs one pass over the run and
-// a long string is scanned in linear time.
+// Every built-in pattern starts with a lookbehind that forbids starting inside a
+// run of the characters it consumes, so a failed match costs one pass over the
+// run and a long string is scanned in linear time. Custom patterns come from
+// the policy and run on RE2 (../regex.ts), linear whatever they say. The time
+// budget is asked before each string is scanned.
 import type { EvaluationRequest } from '../evaluate.ts';
 import { BUILTIN_DETECTORS, FIELD_DETECTOR, type BuiltinDetector, type OnFinding, type SensitiveDataConfig } from './config.ts';
 import type { CounterOp, Finding, FindingDecision } from './types.ts';
+import { normalizeText } from '../normalize.ts';
+import { re2Spans } from '../regex.ts';
+import { NO_CHECKPOINT, type Checkpoint } from '../time-budget.ts';
 
 /** One place where a detector fired. */
 export interface SensitiveFinding {
@@ -29,7 +34,10 @@ export interface Span {
 
 interface Detector {
   name: string;
+  /** Built-in (our own, linear by construction): JS RegExp with the g flag. */
   patterns: RegExp[];
+  /** Custom (from the policy): an RE2 pattern. */
+  re2?: string;
   /** Refines a match into the spans that really are sensitive (Luhn, JWT header). */
   refine?: (match: string, index: number) => { start: number; end: number }[];
 }
@@ -144,7 +152,8 @@ interface Compiled {
   fields: Set<string>;
 }
 
-const normalizeField = (k: string) => k.toLowerCase().replace(/[-_\s]/g, '');
+// The agent names the keys: `PASS\u200bWORD` and `ｐａｓｓｗｏｒｄ` are `password` too.
+const normalizeField = (k: string) => normalizeText(k).replace(/[-_\s]/g, '');
 
 // Compiled once per (parsed, immutable) config.
 const compiled = new WeakMap<SensitiveDataConfig, Compiled>();
@@ -155,7 +164,7 @@ function compile(config: SensitiveDataConfig): Compiled {
     c = {
       detectors: [
         ...config.detectors.map((d) => BUILTIN[d]),
-        ...config.custom.map((x) => ({ name: x.name, patterns: [new RegExp(x.pattern, 'gu')] })),
+        ...config.custom.map((x) => ({ name: x.name, patterns: [], re2: x.pattern })),
       ],
       fields: new Set(config.field_names.map(normalizeField)),
     };
@@ -164,9 +173,15 @@ function compile(config: SensitiveDataConfig): Compiled {
   return c;
 }
 
-function scanWith(s: string, detectors: readonly Detector[]): Span[] {
+function scanWith(s: string, detectors: readonly Detector[], checkpoint: Checkpoint = NO_CHECKPOINT): Span[] {
   const spans: Span[] = [];
   for (const d of detectors) {
+    if (d.re2 !== undefined) {
+      for (const m of re2Spans(d.re2, s, checkpoint)) {
+        const found = d.refine ? d.refine(s.slice(m.start, m.end), m.start) : [m];
+        for (const f of found) spans.push({ detector: d.name, ...f });
+      }
+    }
     for (const re of d.patterns) {
       re.lastIndex = 0;
       let m: RegExpExecArray | null;
@@ -194,12 +209,13 @@ export function scanString(s: string, detectors: readonly BuiltinDetector[] = BU
 const pathOf = (at: readonly (string | number)[]) => ['params', ...at].join('.');
 
 /** Every sensitive value in params, by path. */
-export function detect(params: unknown, config: SensitiveDataConfig): SensitiveFinding[] {
+export function detect(params: unknown, config: SensitiveDataConfig, checkpoint: Checkpoint = NO_CHECKPOINT): SensitiveFinding[] {
   const { detectors, fields } = compile(config);
   const out: SensitiveFinding[] = [];
   const walk = (v: unknown, at: (string | number)[]) => {
     if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint') {
-      for (const s of scanWith(String(v), detectors)) out.push({ detector: s.detector, path: pathOf(at), at, start: s.start, end: s.end });
+      checkpoint();
+      for (const s of scanWith(String(v), detectors, checkpoint)) out.push({ detector: s.detector, path: pathOf(at), at, start: s.start, end: s.end });
     } else if (Array.isArray(v)) {
       v.forEach((x, i) => walk(x, [...at, i]));
     } else if (v !== null && typeof v === 'object') {
@@ -287,8 +303,8 @@ export function queries(): [] {
   return [];
 }
 
-export function evaluate(config: SensitiveDataConfig, req: EvaluationRequest): SensitiveOutcome {
-  const found = detect(req.params, config);
+export function evaluate(config: SensitiveDataConfig, req: EvaluationRequest, checkpoint: Checkpoint = NO_CHECKPOINT): SensitiveOutcome {
+  const found = detect(req.params, config, checkpoint);
   if (found.length === 0) return { findings: [], ops: [], redacted_paths: [] };
   const byDetector = new Map<string, string[]>();
   for (const f of found) {
