@@ -30,9 +30,9 @@ beforeAll(async () => {
   const created = await runCli(['tenant', 'create', 'Acme Payments', '--json'], fx.env);
   expect(created.code).toBe(0);
   keys = (JSON.parse(created.stdout) as { api_keys: typeof keys }).api_keys;
-  const bound = await runCli(['key', 'create', '--tenant', JSON.parse(created.stdout).tenant_id, '--role', 'approver', '--approver', 'bob', '--json'], fx.env);
-  expect(bound.code).toBe(0);
-  (keys as Record<string, string>).bob = JSON.parse(bound.stdout).key;
+  const bound = await runCli(['approver', 'add', 'bob', '--tenant', JSON.parse(created.stdout).tenant_id, '--json'], fx.env);
+  expect(bound.code, bound.stderr).toBe(0);
+  (keys as Record<string, string>).bob = JSON.parse(bound.stdout).api_key;
   const put = await api('PUT', '/v1/policy', keys.admin, {
     defaults: { decision: 'allow' },
     rules: [

@@ -236,8 +236,9 @@ describe('params JSON cannot carry are refused before any request', () => {
   it('an amount of Infinity does not slip past an amount rule as null', async () => {
     const { hp, calls } = counted();
     await expect(hp.guard('payment.send', { idempotencyKey: key('inf'), params: { amount: Infinity } })).rejects.toMatchObject({ name: 'InvalidRequest', code: 'invalid_number' });
-    // What JSON would have sent instead: null, which no `gt: 1000` matches.
-    expect((await hp.check('payment.send', { params: JSON.parse(JSON.stringify({ amount: Infinity })) })).allowed).toBe(true);
+    // What JSON would have sent instead is null; the server now treats a present non-number as matching a
+    // restricting rule, so even that would not be allowed — but the SDK never gets that far.
+    expect((await hp.check('payment.send', { params: JSON.parse(JSON.stringify({ amount: Infinity })) })).allowed).toBe(false);
     expect(calls).toHaveLength(1);
   });
 
