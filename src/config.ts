@@ -22,7 +22,16 @@ export const ConfigSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().optional(),
   SLACK_API_URL: z.string().url().optional(),
   HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: bool,
+  /** The deadline of one whole webhook attempt: lookup, connect, headers and body. */
   HOLDPOINT_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  /** Webhook attempts one worker process runs at once. */
+  HOLDPOINT_WEBHOOK_CONCURRENCY: int(32, 1, 1_000),
+  /** Attempts at once, across all workers, to one receiver (scheme://host:port) of one tenant. */
+  HOLDPOINT_WEBHOOK_MAX_PER_TARGET: int(4, 1, 1_000),
+  /** Attempts at once, across all workers, for one tenant. */
+  HOLDPOINT_WEBHOOK_MAX_PER_TENANT: int(8, 1, 1_000),
+  /** A delivery that finds no free slot waits this long (plus up to half again) and tries again, without using an attempt. */
+  HOLDPOINT_WEBHOOK_SLOT_WAIT_MS: int(1_000, 10, 60_000),
   HOLDPOINT_WEBHOOK_RETRY_BASE_MS: int(2_000, 1, 3_600_000),
   HOLDPOINT_WEBHOOK_MAX_ATTEMPTS: int(17, 1, 50),
   HOLDPOINT_RECONCILE_INTERVAL_MS: int(15_000, 200, 3_600_000),
