@@ -40,6 +40,12 @@ export const ConfigSchema = z.object({
   HOLDPOINT_DB_POOL: int(10, 1, 200),
   HOLDPOINT_UI_SESSION_HOURS: int(12, 1, 24 * 30),
   HOLDPOINT_STREAM_HEARTBEAT_MS: int(15_000, 100, 300_000),
+  /** A live-feed stream ends after this long (minus up to a tenth, spread); the client reconnects with Last-Event-ID. */
+  HOLDPOINT_STREAM_MAX_LIFETIME_MS: int(1_800_000, 1_000, 86_400_000),
+  /** Live-feed streams one key (or inbox user) may hold open in one API process; 429 beyond. */
+  HOLDPOINT_MAX_STREAMS_PER_KEY: int(20, 1, 100_000),
+  /** Long-polls (GET /v1/approvals/by-key/…?wait=N) one key may hold open in one API process; 429 beyond. */
+  HOLDPOINT_MAX_LONG_POLLS_PER_KEY: int(200, 1, 100_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** When set, /metrics also answers on this port (the only way to scrape a --worker process). */
   HOLDPOINT_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),

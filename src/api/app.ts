@@ -21,11 +21,22 @@ import { humanlayerRoutes } from './routes/humanlayer.ts';
 import { decisionRoutes } from './routes/decisions.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { uiRoutes } from '../ui/routes.tsx';
+import { createFeedHub } from '../services/feeds.ts';
+import { createOpenLimits } from './open-limits.ts';
 
 /** What the operator routes (/metrics, /readyz) need beyond the resource routes. */
-type OperatorDeps = { metrics: Metrics; config: Pick<Config, 'HOLDPOINT_METRICS_TOKEN' | 'HOLDPOINT_READY_MAX_QUEUE_AGE_MS'> };
+type OperatorDeps = {
+  metrics: Metrics;
+  config: Pick<Config, 'HOLDPOINT_METRICS_TOKEN' | 'HOLDPOINT_READY_MAX_QUEUE_AGE_MS' | 'HOLDPOINT_MAX_STREAMS_PER_KEY' | 'HOLDPOINT_MAX_LONG_POLLS_PER_KEY'>;
+};
 
-export function createApp(deps: AppDeps & OperatorDeps) {
+export function createApp(appDeps: AppDeps & OperatorDeps) {
+  // One live-feed reader per tenant and one set of per-key caps for this app's routes.
+  const deps = {
+    ...appDeps,
+    feeds: createFeedHub({ sql: appDeps.sql, notifier: appDeps.notifier, log: appDeps.log, heartbeatMs: appDeps.config.HOLDPOINT_STREAM_HEARTBEAT_MS }),
+    limits: createOpenLimits({ stream: appDeps.config.HOLDPOINT_MAX_STREAMS_PER_KEY, poll: appDeps.config.HOLDPOINT_MAX_LONG_POLLS_PER_KEY }),
+  };
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(errorHandler(deps.log));
   app.notFound((c) => c.json(new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`).toJSON(), 404));

@@ -5,11 +5,19 @@ import type { Logger } from '../log.ts';
 import type { Queues } from '../queue/queues.ts';
 import type { ApprovalService } from '../services/approvals.ts';
 import type { Notifier } from '../services/notifier.ts';
+import type { FeedHub } from '../services/feeds.ts';
+import type { OpenLimits } from './open-limits.ts';
 import type { PolicyStore } from '../services/policies.ts';
 import type { QuestionService } from '../services/questions.ts';
 import type { SlackApi } from '../slack/client.ts';
 import type { CounterStore } from '../services/counters.ts';
 import type { Evaluator } from '../services/evaluator.ts';
+
+/** Built by createApp for the routes: the live feeds' shared reader and the per-key caps. */
+export interface LiveDeps {
+  feeds: FeedHub;
+  limits: OpenLimits;
+}
 
 export interface AppDeps {
   sql: Sql;
@@ -19,7 +27,7 @@ export interface AppDeps {
   notifier: Notifier;
   questions: QuestionService;
   policies: PolicyStore;
-  config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET' | 'HOLDPOINT_UI_SESSION_HOURS' | 'HOLDPOINT_PUBLIC_URL' | 'HOLDPOINT_STREAM_HEARTBEAT_MS'>;
+  config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET' | 'HOLDPOINT_UI_SESSION_HOURS' | 'HOLDPOINT_PUBLIC_URL' | 'HOLDPOINT_STREAM_HEARTBEAT_MS' | 'HOLDPOINT_STREAM_MAX_LIFETIME_MS'>;
   slack: SlackApi | null;
   counters: CounterStore;
   evaluator: Evaluator;
