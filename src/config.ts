@@ -46,6 +46,17 @@ export const ConfigSchema = z.object({
   HOLDPOINT_MAX_STREAMS_PER_KEY: int(20, 1, 100_000),
   /** Long-polls (GET /v1/approvals/by-key/…?wait=N) one key may hold open in one API process; 429 beyond. */
   HOLDPOINT_MAX_LONG_POLLS_PER_KEY: int(200, 1, 100_000),
+  /**
+   * Proxies in front of the API that append the client's address to X-Forwarded-For.
+   * 0 (the default): the socket's peer is the client and X-Forwarded-For is ignored.
+   */
+  HOLDPOINT_TRUSTED_PROXY_HOPS: int(0, 0, 10),
+  /** Sign-in attempts (POST /ui/login, GET /ui/oidc/start) per client address per window; 0: no limit. */
+  HOLDPOINT_SIGNIN_RATE_LIMIT: int(20, 0, 1_000_000),
+  /** API requests with an unknown or revoked key per client address per window; 0: no limit. */
+  HOLDPOINT_BAD_KEY_RATE_LIMIT: int(30, 0, 1_000_000),
+  /** The window of the per-address limits above. */
+  HOLDPOINT_ADDRESS_LIMIT_WINDOW_MS: int(60_000, 1_000, 86_400_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** When set, /metrics also answers on this port (the only way to scrape a --worker process). */
   HOLDPOINT_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),

@@ -7,16 +7,20 @@ import type { ApprovalService } from '../services/approvals.ts';
 import type { Notifier } from '../services/notifier.ts';
 import type { FeedHub } from '../services/feeds.ts';
 import type { OpenLimits } from './open-limits.ts';
+import type { AddressLimiter } from '../services/address-limits.ts';
 import type { PolicyStore } from '../services/policies.ts';
 import type { QuestionService } from '../services/questions.ts';
 import type { SlackApi } from '../slack/client.ts';
 import type { CounterStore } from '../services/counters.ts';
 import type { Evaluator } from '../services/evaluator.ts';
 
-/** Built by createApp for the routes: the live feeds' shared reader and the per-key caps. */
+/** Built by createApp for the routes: the live feeds' shared reader, the per-key caps, the per-address limits. */
 export interface LiveDeps {
   feeds: FeedHub;
   limits: OpenLimits;
+  addresses: AddressLimiter;
+  /** HOLDPOINT_TRUSTED_PROXY_HOPS: how to find the client's address (src/api/client-address.ts). */
+  trustedProxyHops: number;
 }
 
 export interface AppDeps {

@@ -17,6 +17,7 @@ import { AppError } from '../errors.ts';
 import type { AppDeps, LiveDeps } from '../api/deps.ts';
 import { toAppError } from '../api/errors.ts';
 import { parseLastEventId, RETRY_AFTER_SECONDS, tenantStream } from '../api/stream.ts';
+import { clientAddress } from '../api/client-address.ts';
 import { ownVoter } from '../identities/voter.ts';
 import { getProvider } from '../db/oidc.ts';
 import { createOidcClient, type OidcClient } from '../identities/oidc.ts';
@@ -205,6 +206,12 @@ export function uiRoutes(deps: AppDeps & LiveDeps & { sessionTtlMs: number; publ
   oidcRoutes(ui, { ...deps, oidc, page, cookieOpts, secure });
 
   ui.post('/ui/login', async (c) => {
+    // Every attempt counts, before any key is looked up (HOLDPOINT_SIGNIN_RATE_LIMIT per address).
+    const verdict = await deps.addresses.hit('signin', clientAddress(c, deps.trustedProxyHops));
+    if (!verdict.ok) {
+      c.header('retry-after', String(verdict.retryAfterSeconds));
+      return loginForm(c, 429, { error: `Too many sign-in attempts from your network. Try again in ${verdict.retryAfterSeconds} seconds.` });
+    }
     const parsed = LoginForm.safeParse(await form(c));
     const cookie = getCookie(c, LOGIN_COOKIE);
     if (!parsed.success) {
