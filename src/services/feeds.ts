@@ -52,6 +52,8 @@ interface TenantFeed {
 
 export function createFeedHub(deps: { sql: Sql; notifier: Notifier; log: Logger; heartbeatMs: number }): FeedHub {
   const feeds = new Map<string, TenantFeed>();
+  // The notifier closes once, on shutdown; a stream that starts after that ends at once.
+  let closed = false;
 
   function fanOut(feed: TenantFeed, rows: EventRow[], views: ApprovalView[]) {
     const last = Number(rows[rows.length - 1]!.seq);
@@ -104,6 +106,10 @@ export function createFeedHub(deps: { sql: Sql; notifier: Notifier; log: Logger;
 
   return {
     follow(tenantId, seq, follower) {
+      if (closed) {
+        follower.closed();
+        return { stop() {} };
+      }
       let feed = feeds.get(tenantId);
       if (!feed) {
         const created: TenantFeed = {
@@ -117,11 +123,18 @@ export function createFeedHub(deps: { sql: Sql; notifier: Notifier; log: Logger;
         created.timer.unref();
         created.unsubscribe = deps.notifier.onTenant(tenantId, (why) => {
           if (why === 'closed') {
+            closed = true;
             for (const f of [...created.followers]) f.closed();
             return;
           }
           void pump(tenantId, created);
         });
+        if (closed) {
+          // The notifier closed between the check above and now (it answers `closed` at once).
+          clearInterval(created.timer);
+          follower.closed();
+          return { stop() {} };
+        }
         feeds.set(tenantId, created);
         feed = created;
       }

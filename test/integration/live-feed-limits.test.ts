@@ -5,6 +5,8 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createNotifier } from '../../src/services/notifier.ts';
 import type { Sql } from '../../src/db/client.ts';
 import { createHarness, type Harness, type TenantKeys } from '../helpers/harness.ts';
 import { waitFor } from '../helpers/receiver.ts';
@@ -178,6 +180,20 @@ describe('stream lifetime', () => {
     expect(again.evs[0]).toMatchObject({ event: 'ready', id: end.id });
     await waitFor(() => again.evs.some((e) => e.event === 'change' && e.data.events.some((x: any) => x.approval_id === a.id)), { what: 'the missed change' });
     await again.cancel();
+  });
+});
+
+describe('shutdown', () => {
+  it('ends open streams when the notifier closes, and a stream opened after that ends at once', async () => {
+    const notifier = createNotifier(h.rt.sql, silentLogger);
+    await notifier.start();
+    const app = createApp({ ...h.rt, notifier });
+    const s = await openStream(app, t.approver);
+    await notifier.close();
+    await waitFor(() => s.ended, { timeout: 5_000, what: 'the stream to end on shutdown' });
+    expect(s.evs.at(-1)).toMatchObject({ event: 'end', data: { reason: 'shutdown' } });
+    const late = await openStream(app, t.approver);
+    await waitFor(() => late.ended, { timeout: 5_000, what: 'a late stream to end' });
   });
 });
 
