@@ -83,11 +83,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       clock: deps.clock,
       allowPrivate: config.HOLDPOINT_WEBHOOK_ALLOW_PRIVATE,
       deadlineMs: config.HOLDPOINT_WEBHOOK_TIMEOUT_MS,
-      // A slot outlives a killed worker by at most the attempt's deadline plus the stall check.
+      // Renewed while the attempt runs; a killed worker's slot lapses within 5 s,
+      // before its job's lock does (so the retry never waits on it).
       slots: createDeliverySlots(deps.redis, prefix, {
         perTenant: config.HOLDPOINT_WEBHOOK_MAX_PER_TENANT,
         perTarget: config.HOLDPOINT_WEBHOOK_MAX_PER_TARGET,
-        ttlMs: config.HOLDPOINT_WEBHOOK_TIMEOUT_MS + LOCKS.lockDuration + LOCKS.stalledInterval,
+        ttlMs: Math.min(5_000, LOCKS.lockDuration / 2),
       }),
       slotWaitMs: config.HOLDPOINT_WEBHOOK_SLOT_WAIT_MS,
       retryBaseMs: config.HOLDPOINT_WEBHOOK_RETRY_BASE_MS,

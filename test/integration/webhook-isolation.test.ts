@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook } from '../../src/webhooks/deliver.ts';
 import { createDeliverySlots } from '../../src/webhooks/slots.ts';
+import { createProducerConnection } from '../../src/queue/connection.ts';
+import { REDIS_URL } from '../helpers/env.ts';
 import { createHarness, type Harness, type TenantKeys } from '../helpers/harness.ts';
 import { startDripReceiver, startReceiver, waitFor } from '../helpers/receiver.ts';
 
@@ -114,7 +116,7 @@ describe('delivery slots', () => {
   });
   afterAll(() => h.close());
 
-  it("a tenant's slots are capped across its receivers, and a killed holder's slot lapses on its own", async () => {
+  it("a tenant's slots are capped across its receivers, a held slot is renewed, and a killed holder's slot lapses on its own", async () => {
     const slots = createDeliverySlots(h.rt.redis, h.prefix, { perTenant: 3, perTarget: 2, ttlMs: 400 });
     const tenant = crypto.randomUUID();
     const a1 = await slots.take(tenant, 'http://a.example/x');
@@ -127,9 +129,27 @@ describe('delivery slots', () => {
     // Another tenant is not affected.
     expect((await slots.take(crypto.randomUUID(), 'http://a.example/')).ok).toBe(true);
     if (b1.ok) await b1.release();
-    expect((await slots.take(tenant, 'http://c.example/')).ok).toBe(true);
-    // Never released (a killed worker): free again after the TTL.
-    await sleep(600);
+    const c1 = await slots.take(tenant, 'http://c.example/');
+    expect(c1.ok).toBe(true);
+    // Held by live holders: renewed, so still taken well past the TTL.
+    await sleep(1_000);
+    expect((await slots.take(tenant, 'http://a.example/z')).ok).toBe(false);
+    for (const s of [a1, a2, c1]) if (s.ok) await s.release();
     expect((await slots.take(tenant, 'http://a.example/z')).ok).toBe(true);
+
+    // A holder that dies (its connection gone, so it renews nothing) loses its slot after the TTL.
+    const doomed = createProducerConnection(REDIS_URL);
+    doomed.on('error', () => {});
+    if (doomed.status !== 'ready') await new Promise((r) => doomed.once('ready', r));
+    const other = crypto.randomUUID();
+    const dying = createDeliverySlots(doomed, h.prefix, { perTenant: 1, perTarget: 1, ttlMs: 400 });
+    expect((await dying.take(other, 'http://d.example/')).ok).toBe(true);
+    doomed.disconnect();
+    const alive = createDeliverySlots(h.rt.redis, h.prefix, { perTenant: 1, perTarget: 1, ttlMs: 400 });
+    expect(await alive.take(other, 'http://e.example/')).toEqual({ ok: false, full: 'tenant' });
+    await sleep(800);
+    const after = await alive.take(other, 'http://e.example/');
+    expect(after.ok).toBe(true);
+    if (after.ok) await after.release();
   });
 });
