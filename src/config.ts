@@ -29,7 +29,16 @@ export const ConfigSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().optional(),
   SLACK_API_URL: z.string().url().optional(),
   HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: bool,
+  /** The deadline of one whole webhook attempt: lookup, connect, headers and body. */
   HOLDPOINT_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  /** Webhook attempts one worker process runs at once. */
+  HOLDPOINT_WEBHOOK_CONCURRENCY: int(32, 1, 1_000),
+  /** Attempts at once, across all workers, to one receiver (scheme://host:port) of one tenant. */
+  HOLDPOINT_WEBHOOK_MAX_PER_TARGET: int(4, 1, 1_000),
+  /** Attempts at once, across all workers, for one tenant. */
+  HOLDPOINT_WEBHOOK_MAX_PER_TENANT: int(8, 1, 1_000),
+  /** A delivery that finds no free slot waits this long (plus up to half again) and tries again, without using an attempt. */
+  HOLDPOINT_WEBHOOK_SLOT_WAIT_MS: int(1_000, 10, 60_000),
   HOLDPOINT_WEBHOOK_RETRY_BASE_MS: int(2_000, 1, 3_600_000),
   HOLDPOINT_WEBHOOK_MAX_ATTEMPTS: int(17, 1, 50),
   HOLDPOINT_RECONCILE_INTERVAL_MS: int(15_000, 200, 3_600_000),
@@ -38,6 +47,23 @@ export const ConfigSchema = z.object({
   HOLDPOINT_DB_POOL: int(10, 1, 200),
   HOLDPOINT_UI_SESSION_HOURS: int(12, 1, 24 * 30),
   HOLDPOINT_STREAM_HEARTBEAT_MS: int(15_000, 100, 300_000),
+  /** A live-feed stream ends after this long (minus up to a tenth, spread); the client reconnects with Last-Event-ID. */
+  HOLDPOINT_STREAM_MAX_LIFETIME_MS: int(1_800_000, 1_000, 86_400_000),
+  /** Live-feed streams one key (or inbox user) may hold open in one API process; 429 beyond. */
+  HOLDPOINT_MAX_STREAMS_PER_KEY: int(20, 1, 100_000),
+  /** Long-polls (GET /v1/approvals/by-key/…?wait=N) one key may hold open in one API process; 429 beyond. */
+  HOLDPOINT_MAX_LONG_POLLS_PER_KEY: int(200, 1, 100_000),
+  /**
+   * Proxies in front of the API that append the client's address to X-Forwarded-For.
+   * 0 (the default): the socket's peer is the client and X-Forwarded-For is ignored.
+   */
+  HOLDPOINT_TRUSTED_PROXY_HOPS: int(0, 0, 10),
+  /** Sign-in attempts (POST /ui/login, GET /ui/oidc/start) per client address per window; 0: no limit. */
+  HOLDPOINT_SIGNIN_RATE_LIMIT: int(20, 0, 1_000_000),
+  /** API requests with an unknown or revoked key per client address per window; 0: no limit. */
+  HOLDPOINT_BAD_KEY_RATE_LIMIT: int(30, 0, 1_000_000),
+  /** The window of the per-address limits above. */
+  HOLDPOINT_ADDRESS_LIMIT_WINDOW_MS: int(60_000, 1_000, 86_400_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** When set, /metrics also answers on this port (the only way to scrape a --worker process). */
   HOLDPOINT_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),

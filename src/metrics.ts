@@ -16,7 +16,8 @@ import type { Queues } from './queue/queues.ts';
 
 /** How a human vote ended: it decided, counted toward a quorum, repeated itself, or was refused. */
 export type DecisionOutcome = 'approved' | 'rejected' | 'voted' | 'duplicate' | 'refused';
-export type WebhookResult = 'delivered' | 'retry' | 'dead' | 'rejected' | 'gone' | 'endpoint_disabled';
+/** `deferred` is not an attempt: the job found its tenant's or receiver's slots full and waits a moment. */
+export type WebhookResult = 'delivered' | 'retry' | 'dead' | 'rejected' | 'gone' | 'endpoint_disabled' | 'deferred';
 
 export interface QueueStat {
   queue: string;
@@ -93,7 +94,7 @@ export function createMetrics(deps: { sql: Sql; queues: Queues; log: Logger }) {
   });
   const webhookDeliveries = new Counter({
     name: 'holdpoint_webhook_deliveries_total',
-    help: 'Webhook delivery attempts by result (delivered, retry, dead, rejected, gone, endpoint_disabled)',
+    help: 'Webhook delivery attempts by result (delivered, retry, dead, rejected, gone, endpoint_disabled; deferred: no free slot, not an attempt)',
     labelNames: ['result'] as const,
     registers,
   });

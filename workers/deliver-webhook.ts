@@ -3,7 +3,13 @@
 // same webhook-id, and recorded in webhook_deliveries. 2xx delivers; 410
 // disables the endpoint; other 4xx fail at once; 5xx / network errors retry
 // with backoff until the last attempt, then the delivery is dead (replayable).
-import { UnrecoverableError, type Job } from 'bullmq';
+//
+// Each attempt needs a slot (src/webhooks/slots.ts): one of its tenant's and
+// one of its receiver's. A job that finds either full goes back to the delayed
+// set for a moment without using an attempt (moveToDelayed + DelayedError),
+// so a receiver that hangs holds only its share of the workers and other
+// tenants' webhooks keep going out.
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Sql } from '../src/db/client.ts';
 import { getTenant } from '../src/db/tenants.ts';
 import * as webhooksDb from '../src/db/webhooks.ts';
@@ -11,6 +17,7 @@ import type { Logger } from '../src/log.ts';
 import type { Metrics } from '../src/metrics.ts';
 import { DeliverJob } from '../src/queue/queues.ts';
 import { postWebhook } from '../src/webhooks/deliver.ts';
+import type { DeliverySlots } from '../src/webhooks/slots.ts';
 import { retryDelayMs, webhookHeaders } from '../src/webhooks/sign.ts';
 
 export interface DeliverDeps {
@@ -18,7 +25,12 @@ export interface DeliverDeps {
   log: Logger;
   clock: () => Date;
   allowPrivate: boolean;
-  timeoutMs: number;
+  /** The whole attempt, connect to the last body byte (HOLDPOINT_WEBHOOK_TIMEOUT_MS). */
+  deadlineMs: number;
+  /** Concurrency slots per tenant and receiver; without them attempts are not capped. */
+  slots?: DeliverySlots | undefined;
+  /** How long a job that found no free slot waits before it tries again (jittered up to 1.5×). */
+  slotWaitMs?: number;
   retryBaseMs: number;
   maxAttempts: number;
   /** Counts each attempt by result (holdpoint_webhook_deliveries_total). */
@@ -28,7 +40,7 @@ export interface DeliverDeps {
 export function createDeliverProcessor(deps: DeliverDeps) {
   const { sql } = deps;
   const count = (result: Parameters<Metrics['webhookDelivery']>[0]) => deps.metrics?.webhookDelivery(result);
-  return async (job: Job) => {
+  return async (job: Job, token?: string) => {
     const parsed = DeliverJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`bad deliver job payload: ${parsed.error.message}`);
     const d = await webhooksDb.getDelivery(sql, parsed.data.delivery_id);
@@ -52,13 +64,39 @@ export function createDeliverProcessor(deps: DeliverDeps) {
 
     const tenant = await getTenant(sql, d.tenant_id);
     if (!tenant) throw new UnrecoverableError(`tenant ${d.tenant_id} not found`);
+
+    let release: (() => Promise<void>) | undefined;
+    if (deps.slots) {
+      let taken: Awaited<ReturnType<DeliverySlots['take']>> | undefined;
+      try {
+        taken = await deps.slots.take(d.tenant_id, d.url);
+      } catch (err) {
+        // Fail open: a Redis hiccup should not stop deliveries (BullMQ needs Redis anyway to finish the job).
+        deps.log.warn('could not take a delivery slot; attempting without one', { delivery_id: d.id, err });
+      }
+      if (taken && !taken.ok) {
+        const wait = deps.slotWaitMs ?? 1_000;
+        count('deferred');
+        await job.moveToDelayed(Date.now() + wait + Math.floor(Math.random() * wait * 0.5), token);
+        throw new DelayedError(`no free ${taken.full} slot for delivery ${d.id}`);
+      }
+      if (taken?.ok) release = taken.release;
+    }
+    try {
+      return await attempt(d, tenant.webhook_secret);
+    } finally {
+      await release?.().catch((err: unknown) => deps.log.debug('could not release a delivery slot (it lapses by itself)', { err }));
+    }
+  };
+
+  async function attempt(d: webhooksDb.DeliveryRow, secret: string) {
     const now = deps.clock();
-    const headers = webhookHeaders(tenant.webhook_secret, d.event_id, Math.floor(now.getTime() / 1000), d.payload);
+    const headers = webhookHeaders(secret, d.event_id, Math.floor(now.getTime() / 1000), d.payload);
     const outcome = await postWebhook({
       url: d.url,
       body: d.payload,
       headers,
-      timeoutMs: deps.timeoutMs,
+      deadlineMs: deps.deadlineMs,
       allowPrivate: deps.allowPrivate,
     });
     const at = deps.clock();
@@ -98,5 +136,5 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         throw new Error(`delivery attempt ${attempt} failed: ${outcome.error}`);
       }
     }
-  };
+  }
 }

@@ -2,12 +2,14 @@
 // (re-)upserts its job scheduler — at boot and every reconcile interval (at most
 // a minute), so a Redis that lost everything gets the schedule back without a restart.
 import { Worker, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Sql } from '../src/db/client.ts';
 import type { Logger } from '../src/log.ts';
 import type { Metrics } from '../src/metrics.ts';
 import { QUEUE_NAMES, jobIds, type Queues } from '../src/queue/queues.ts';
 import type { ApprovalService } from '../src/services/approvals.ts';
 import { retryDelayMs } from '../src/webhooks/sign.ts';
+import { createDeliverySlots } from '../src/webhooks/slots.ts';
 import { createChainProcessor } from './chain-events.ts';
 import { createDeliverProcessor } from './deliver-webhook.ts';
 import { createNotifySlackProcessor, slackBackoffMs } from './notify-slack.ts';
@@ -18,6 +20,8 @@ import { reconcile, type ReconcileDeps } from './reconcile.ts';
 export interface WorkerDeps {
   sql: Sql;
   connection: ConnectionOptions;
+  /** Commands outside BullMQ (delivery slots); the runtime's fail-fast producer connection. */
+  redis: Redis;
   queues: Queues;
   service: ApprovalService;
   /** Slack, when configured; without it no notify-slack worker runs. */
@@ -29,6 +33,10 @@ export interface WorkerDeps {
   config: {
     HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: boolean;
     HOLDPOINT_WEBHOOK_TIMEOUT_MS: number;
+    HOLDPOINT_WEBHOOK_CONCURRENCY: number;
+    HOLDPOINT_WEBHOOK_MAX_PER_TARGET: number;
+    HOLDPOINT_WEBHOOK_MAX_PER_TENANT: number;
+    HOLDPOINT_WEBHOOK_SLOT_WAIT_MS: number;
     HOLDPOINT_WEBHOOK_RETRY_BASE_MS: number;
     HOLDPOINT_WEBHOOK_MAX_ATTEMPTS: number;
     HOLDPOINT_RECONCILE_INTERVAL_MS: number;
@@ -74,7 +82,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       log: log.child({ worker: 'deliver-webhook' }),
       clock: deps.clock,
       allowPrivate: config.HOLDPOINT_WEBHOOK_ALLOW_PRIVATE,
-      timeoutMs: config.HOLDPOINT_WEBHOOK_TIMEOUT_MS,
+      deadlineMs: config.HOLDPOINT_WEBHOOK_TIMEOUT_MS,
+      // Renewed while the attempt runs; a killed worker's slot lapses within 5 s,
+      // before its job's lock does (so the retry never waits on it).
+      slots: createDeliverySlots(deps.redis, prefix, {
+        perTenant: config.HOLDPOINT_WEBHOOK_MAX_PER_TENANT,
+        perTarget: config.HOLDPOINT_WEBHOOK_MAX_PER_TARGET,
+        ttlMs: Math.min(5_000, LOCKS.lockDuration / 2),
+      }),
+      slotWaitMs: config.HOLDPOINT_WEBHOOK_SLOT_WAIT_MS,
       retryBaseMs: config.HOLDPOINT_WEBHOOK_RETRY_BASE_MS,
       maxAttempts: config.HOLDPOINT_WEBHOOK_MAX_ATTEMPTS,
       metrics: deps.metrics,
@@ -82,7 +98,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     {
       connection,
       prefix,
-      concurrency: 32,
+      concurrency: config.HOLDPOINT_WEBHOOK_CONCURRENCY,
       ...LOCKS,
       settings: {
         // The same delay the processor wrote to next_attempt_at.

@@ -22,11 +22,43 @@ import { humanlayerRoutes } from './routes/humanlayer.ts';
 import { decisionRoutes } from './routes/decisions.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { uiRoutes } from '../ui/routes.tsx';
+import { createFeedHub } from '../services/feeds.ts';
+import { createOpenLimits } from './open-limits.ts';
+import { createAddressLimiter } from '../services/address-limits.ts';
 
 /** What the operator routes (/metrics, /readyz) need beyond the resource routes. */
-type OperatorDeps = { metrics: Metrics; config: Pick<Config, 'HOLDPOINT_METRICS_TOKEN' | 'HOLDPOINT_READY_MAX_QUEUE_AGE_MS'> };
+type OperatorDeps = {
+  metrics: Metrics;
+  config: Pick<
+    Config,
+    | 'HOLDPOINT_METRICS_TOKEN'
+    | 'HOLDPOINT_READY_MAX_QUEUE_AGE_MS'
+    | 'HOLDPOINT_MAX_STREAMS_PER_KEY'
+    | 'HOLDPOINT_MAX_LONG_POLLS_PER_KEY'
+    | 'HOLDPOINT_QUEUE_PREFIX'
+    | 'HOLDPOINT_TRUSTED_PROXY_HOPS'
+    | 'HOLDPOINT_SIGNIN_RATE_LIMIT'
+    | 'HOLDPOINT_BAD_KEY_RATE_LIMIT'
+    | 'HOLDPOINT_ADDRESS_LIMIT_WINDOW_MS'
+  >;
+};
 
-export function createApp(deps: AppDeps & OperatorDeps) {
+export function createApp(appDeps: AppDeps & OperatorDeps) {
+  // One live-feed reader per tenant, one set of per-key caps and the per-address limits for this app's routes.
+  const cfg = appDeps.config;
+  const deps = {
+    ...appDeps,
+    addresses: createAddressLimiter({
+      redis: appDeps.redis,
+      prefix: cfg.HOLDPOINT_QUEUE_PREFIX,
+      limits: { signin: cfg.HOLDPOINT_SIGNIN_RATE_LIMIT, bad_key: cfg.HOLDPOINT_BAD_KEY_RATE_LIMIT },
+      windowMs: cfg.HOLDPOINT_ADDRESS_LIMIT_WINDOW_MS,
+      log: appDeps.log,
+    }),
+    trustedProxyHops: cfg.HOLDPOINT_TRUSTED_PROXY_HOPS,
+    feeds: createFeedHub({ sql: appDeps.sql, notifier: appDeps.notifier, log: appDeps.log, heartbeatMs: appDeps.config.HOLDPOINT_STREAM_HEARTBEAT_MS }),
+    limits: createOpenLimits({ stream: appDeps.config.HOLDPOINT_MAX_STREAMS_PER_KEY, poll: appDeps.config.HOLDPOINT_MAX_LONG_POLLS_PER_KEY }),
+  };
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(errorHandler(deps.log));
   app.notFound((c) => c.json(new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`).toJSON(), 404));
@@ -105,8 +137,9 @@ export function createApp(deps: AppDeps & OperatorDeps) {
 
   app.use('/v1/*', limit);
   app.use('/humanlayer/*', limit);
-  app.use('/humanlayer/*', authenticate(deps.sql));
-  app.use('/v1/*', authenticate(deps.sql));
+  const auth = authenticate(deps.sql, { addresses: deps.addresses, trustedProxyHops: deps.trustedProxyHops });
+  app.use('/humanlayer/*', auth);
+  app.use('/v1/*', auth);
   // Numbers JSON cannot carry (1e309 → Infinity) are refused once, here, for every route below.
   app.use('/v1/*', finiteNumbers());
   app.use('/humanlayer/*', finiteNumbers());

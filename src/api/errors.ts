@@ -34,6 +34,8 @@ export function errorHandler(log: Logger) {
     const app = toAppError(err);
     if (app) {
       if (app.code === 'dependency_unavailable') rlog.warn('dependency unavailable', { err, path: c.req.path });
+      const retryAfter = (app.details as { retry_after_seconds?: unknown } | undefined)?.retry_after_seconds;
+      if (app.code === 'rate_limited' && typeof retryAfter === 'number') c.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
       return c.json(app.toJSON(), app.status as 400);
     }
     rlog.error('unhandled error', { err, path: c.req.path, method: c.req.method });

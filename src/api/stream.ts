@@ -8,27 +8,41 @@
 //   change  {approvals, events}   — id: the batch's last seq; events carry
 //                                   their seq, prev_hash and hash
 //   reset   {seq}                 — too far behind to replay: reload instead
-// A comment line every `heartbeatMs` keeps proxies from closing the socket.
+//   end     {reason, seq}         — the server ends the stream: `lifetime`
+//                                   (reconnect; id and Last-Event-ID resume
+//                                   it), `behind` (the client read too slowly;
+//                                   reconnect), `shutdown`, or `unauthorized`
+//                                   (the key was revoked or the session ended;
+//                                   a reconnect gets 401)
+// A comment line every `heartbeatMs` keeps proxies from closing the socket;
+// on each heartbeat the stream's credential is checked again. The reads are
+// shared by every stream of the tenant (src/services/feeds.ts).
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { renderApproval, type ApprovalView } from '../approvals/render.ts';
-import { votesFor } from '../db/approvals.ts';
+import type { Config } from '../config.ts';
 import type { Sql } from '../db/client.ts';
-import { eventsForTenant, toChainEvent } from '../db/events.ts';
-import { approvalsByIds, chainHead } from '../db/inbox.ts';
+import { chainHead } from '../db/inbox.ts';
+import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Notifier } from '../services/notifier.ts';
+import type { FeedHub, FeedMessage } from '../services/feeds.ts';
+import type { OpenKind, OpenLimits } from './open-limits.ts';
 
 export interface StreamDeps {
   sql: Sql;
-  notifier: Notifier;
+  feeds: FeedHub;
+  limits: OpenLimits;
   log: Logger;
-  config: { HOLDPOINT_STREAM_HEARTBEAT_MS: number };
+  config: Pick<Config, 'HOLDPOINT_STREAM_HEARTBEAT_MS' | 'HOLDPOINT_STREAM_MAX_LIFETIME_MS'>;
 }
 
-const BATCH = 200;
 /** Further behind than this and the client is told to reload rather than replay. */
 const MAX_REPLAY = 5_000;
+/** Messages waiting for a client that reads slowly; beyond this its stream ends and it reconnects. */
+const MAX_QUEUED = 500;
+/** How long a client asked to reconnect waits first (the SSE `retry` field). */
+const RECONNECT_MS = 2_000;
+/** How long a client over its cap should wait before trying again. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** Last-Event-ID as a chain seq, or null when absent or not one of ours. */
 export function parseLastEventId(raw: string | undefined): number | null {
@@ -36,67 +50,101 @@ export function parseLastEventId(raw: string | undefined): number | null {
   return Number(raw);
 }
 
-export function tenantStream(c: Context, deps: StreamDeps, tenantId: string, lastEventId: number | null) {
+/** Takes one of `holder`'s slots of `kind`, or refuses with 429 rate_limited and Retry-After. */
+export function takeOpenSlot(limits: OpenLimits, kind: OpenKind, holder: string): () => void {
+  const release = limits.acquire(kind, holder);
+  if (release) return release;
+  const what = kind === 'stream' ? 'live-feed streams' : 'long-polls';
+  throw new AppError('rate_limited', `this credential already has its limit of ${what} open; close one or retry later`, { retry_after_seconds: RETRY_AFTER_SECONDS });
+}
+
+export interface TenantStreamOptions {
+  tenantId: string;
+  lastEventId: number | null;
+  /** Whether the credential that opened the stream is still good; asked on every heartbeat. */
+  stillValid: () => Promise<boolean>;
+  /** Gives back the stream's slot (takeOpenSlot); called once when the stream ends. */
+  release: () => void;
+}
+
+export function tenantStream(c: Context, deps: StreamDeps, o: TenantStreamOptions) {
   const heartbeatMs = deps.config.HOLDPOINT_STREAM_HEARTBEAT_MS;
+  // Spread over the last tenth, so streams opened together do not all reconnect together.
+  const lifetimeMs = Math.round(deps.config.HOLDPOINT_STREAM_MAX_LIFETIME_MS * (0.9 + Math.random() * 0.1));
   return streamSSE(
     c,
     async (stream) => {
-      let closed = false;
+      let aborted = false;
+      let ending: 'lifetime' | 'behind' | 'shutdown' | 'unauthorized' | null = null;
+      const queue: FeedMessage[] = [];
       let wake: () => void = () => {};
       const woken = () => new Promise<void>((r) => (wake = r));
-      let kicked = true;
-      const kick = () => {
-        kicked = true;
+      const end = (why: NonNullable<typeof ending>) => {
+        ending ??= why;
+        // Not one more event for a dead credential; a client too slow to keep up resumes from what it has.
+        if (why === 'unauthorized' || why === 'behind') queue.length = 0;
         wake();
       };
-      const unsubscribe = deps.notifier.onTenant(tenantId, (why) => {
-        if (why === 'closed') closed = true;
-        kick();
-      });
       stream.onAbort(() => {
-        closed = true;
+        aborted = true;
         wake();
       });
+      let following: { stop(): void } | undefined;
+      let checking = false;
       const heartbeat = setInterval(() => {
-        // A missed NOTIFY costs at most one heartbeat: read on every beat too.
         stream.write(': keep-alive\n\n').catch(() => {});
-        kick();
+        if (checking || ending) return;
+        checking = true;
+        o.stillValid()
+          .then((ok) => {
+            if (!ok) end('unauthorized');
+          })
+          .catch((err: unknown) => deps.log.debug('live feed credential check failed; trying again next heartbeat', { err }))
+          .finally(() => (checking = false));
       }, heartbeatMs);
+      const lifetime = setTimeout(() => end('lifetime'), lifetimeMs);
+      let seq = 0;
       try {
-        const head = await chainHead(deps.sql, tenantId);
-        let seq = lastEventId ?? head;
+        const head = await chainHead(deps.sql, o.tenantId);
+        seq = o.lastEventId ?? head;
         if (seq > head || head - seq > MAX_REPLAY) {
           seq = head;
           await stream.writeSSE({ event: 'reset', id: String(seq), data: JSON.stringify({ seq }) });
         } else {
-          await stream.writeSSE({ event: 'ready', id: String(seq), data: JSON.stringify({ seq }), retry: 2_000 });
+          await stream.writeSSE({ event: 'ready', id: String(seq), data: JSON.stringify({ seq }), retry: RECONNECT_MS });
         }
-        while (!closed) {
-          if (!kicked) await woken();
-          kicked = false;
-          for (;;) {
-            if (closed) break;
-            const rows = await eventsForTenant(deps.sql, tenantId, seq, BATCH);
-            if (rows.length === 0) break;
-            const ids = [...new Set(rows.map((r) => r.approval_id).filter((x): x is string => x !== null))];
-            const approvals = await approvalsByIds(deps.sql, tenantId, ids);
-            const votes = await votesFor(deps.sql, ids);
-            const views: ApprovalView[] = approvals.map((a) => renderApproval(a, votes.get(a.id) ?? []));
-            const events = rows.map(toChainEvent);
-            seq = Number(rows[rows.length - 1]!.seq);
-            await stream.writeSSE({ event: 'change', id: String(seq), data: JSON.stringify({ approvals: views, events }) });
-            if (rows.length < BATCH) break;
+        following = deps.feeds.follow(o.tenantId, seq, {
+          push(m) {
+            if (ending) return;
+            queue.push(m);
+            if (queue.length > MAX_QUEUED) end('behind');
+            wake();
+          },
+          closed: () => end('shutdown'),
+        });
+        for (;;) {
+          while (queue.length > 0 && !aborted) {
+            const m = queue.shift()!;
+            await stream.writeSSE({ event: 'change', id: String(m.seq), data: m.data });
+            seq = m.seq;
           }
+          if (aborted || ending) break;
+          await woken();
+        }
+        if (ending && !aborted) {
+          await stream.writeSSE({ event: 'end', id: String(seq), data: JSON.stringify({ reason: ending, seq }), retry: RECONNECT_MS });
         }
       } catch (err) {
-        if (!closed) deps.log.warn('live feed ended by an error', { tenant_id: tenantId, err });
+        if (!aborted) deps.log.warn('live feed ended by an error', { tenant_id: o.tenantId, err });
       } finally {
         clearInterval(heartbeat);
-        unsubscribe();
+        clearTimeout(lifetime);
+        following?.stop();
+        o.release();
       }
     },
     async (err, stream) => {
-      deps.log.warn('live feed failed', { tenant_id: tenantId, err });
+      deps.log.warn('live feed failed', { tenant_id: o.tenantId, err });
       await stream.close();
     },
   );

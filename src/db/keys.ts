@@ -80,3 +80,9 @@ export async function revokeKey(tx: Tx, tenantId: string, id: string): Promise<A
     RETURNING id, tenant_id, role, prefix, name, approver, permissions, created_at, revoked_at`;
   return row;
 }
+
+/** Whether the key is still live: the live feeds re-check this on every heartbeat. */
+export async function keyIsActive(tx: Tx, id: string): Promise<boolean> {
+  const [row] = await tx<{ ok: number }[]>`SELECT 1 AS ok FROM api_keys WHERE id = ${id} AND revoked_at IS NULL`;
+  return row !== undefined;
+}

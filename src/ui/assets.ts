@@ -144,6 +144,9 @@ export const JS = `
     if (page !== 'inbox' && page !== 'detail') { const n = document.getElementById('stale'); if (n) n.hidden = false; }
   });
   es.addEventListener('reset', () => location.reload());
+  // The server ends a stream at its lifetime (the browser reconnects by itself, resuming from the last id)
+  // or when the sign-in is no longer good: then the page reloads and lands on the sign-in form.
+  es.addEventListener('end', (e) => { if (JSON.parse(e.data).reason === 'unauthorized') { es.close(); location.reload(); } });
   es.addEventListener('ready', () => document.body.setAttribute('data-live', 'on'));
   es.onerror = () => document.body.setAttribute('data-live', 'off');
 })();

@@ -20,7 +20,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import type { AppDeps } from '../api/deps.ts';
+import type { AppDeps, LiveDeps } from '../api/deps.ts';
+import { clientAddress } from '../api/client-address.ts';
 import { approverByOidc } from '../db/approvers.ts';
 import { deleteExpiredLogins, getProvider, insertLogin, takeLogin } from '../db/oidc.ts';
 import { createSession, deleteExpiredSessions, deleteSession, newToken, sha256 } from '../db/sessions.ts';
@@ -43,7 +44,7 @@ interface Kit {
 
 const sameHash = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 
-export function oidcRoutes(ui: Hono<UiEnv>, deps: AppDeps & Kit) {
+export function oidcRoutes(ui: Hono<UiEnv>, deps: AppDeps & Pick<LiveDeps, 'addresses' | 'trustedProxyHops'> & Kit) {
   const { sql, clock, oidc, log } = deps;
   const redirectUri = redirectUriOf(deps.publicUrl);
 
@@ -51,6 +52,12 @@ export function oidcRoutes(ui: Hono<UiEnv>, deps: AppDeps & Kit) {
     deps.page(c, status, <SignInRefusedPage title={title} message={message} tenant={tenant} />);
 
   ui.get('/ui/oidc/start', async (c) => {
+    // Each start stores a pending sign-in: limited per address, with the key sign-ins (HOLDPOINT_SIGNIN_RATE_LIMIT).
+    const verdict = await deps.addresses.hit('signin', clientAddress(c, deps.trustedProxyHops));
+    if (!verdict.ok) {
+      c.header('retry-after', String(verdict.retryAfterSeconds));
+      return refuse(c, 429, 'Too many sign-ins', `Too many sign-in attempts from your network. Try again in ${verdict.retryAfterSeconds} seconds.`);
+    }
     const tenant = c.req.query('tenant') ?? '';
     const next = c.req.query('next');
     if (!UUID.test(tenant)) return refuse(c, 400, 'Which tenant?', 'This sign-in link does not name a tenant. Use the sign-in link your admin gave you (/ui/login?tenant=…).');

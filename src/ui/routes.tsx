@@ -14,9 +14,10 @@ import { createSession, deleteExpiredSessions, deleteSession, findSession, newTo
 import { votesFor } from '../db/approvals.ts';
 import { renderApproval } from '../approvals/render.ts';
 import { AppError } from '../errors.ts';
-import type { AppDeps } from '../api/deps.ts';
+import type { AppDeps, LiveDeps } from '../api/deps.ts';
 import { toAppError } from '../api/errors.ts';
-import { parseLastEventId, tenantStream } from '../api/stream.ts';
+import { parseLastEventId, RETRY_AFTER_SECONDS, tenantStream } from '../api/stream.ts';
+import { clientAddress } from '../api/client-address.ts';
 import { ownVoter } from '../identities/voter.ts';
 import { getProvider } from '../db/oidc.ts';
 import { createOidcClient, type OidcClient } from '../identities/oidc.ts';
@@ -99,7 +100,7 @@ function queryString(f: Record<string, string | undefined>): string {
   return s ? `?${s}` : '';
 }
 
-export function uiRoutes(deps: AppDeps & { sessionTtlMs: number; publicUrl?: string | undefined; oidc?: OidcClient }) {
+export function uiRoutes(deps: AppDeps & LiveDeps & { sessionTtlMs: number; publicUrl?: string | undefined; oidc?: OidcClient }) {
   const ui = new Hono<UiEnv>();
   const { sql, service, clock } = deps;
   const oidc = deps.oidc ?? createOidcClient();
@@ -205,6 +206,12 @@ export function uiRoutes(deps: AppDeps & { sessionTtlMs: number; publicUrl?: str
   oidcRoutes(ui, { ...deps, oidc, page, cookieOpts, secure });
 
   ui.post('/ui/login', async (c) => {
+    // Every attempt counts, before any key is looked up (HOLDPOINT_SIGNIN_RATE_LIMIT per address).
+    const verdict = await deps.addresses.hit('signin', clientAddress(c, deps.trustedProxyHops));
+    if (!verdict.ok) {
+      c.header('retry-after', String(verdict.retryAfterSeconds));
+      return loginForm(c, 429, { error: `Too many sign-in attempts from your network. Try again in ${verdict.retryAfterSeconds} seconds.` });
+    }
     const parsed = LoginForm.safeParse(await form(c));
     const cookie = getCookie(c, LOGIN_COOKIE);
     if (!parsed.success) {
@@ -376,7 +383,20 @@ export function uiRoutes(deps: AppDeps & { sessionTtlMs: number; publicUrl?: str
 
   // --- live updates ----------------------------------------------------------
 
-  ui.get('/ui/stream', requireSession('data'), (c) => tenantStream(c, deps, c.get('session').tenant_id, parseLastEventId(c.req.header('last-event-id'))));
+  ui.get('/ui/stream', requireSession('data'), (c) => {
+    const s = c.get('session');
+    // Capped per key, or per person for a provider session, like /v1/stream.
+    const release = deps.limits.acquire('stream', s.key_id ? `key:${s.key_id}` : `approver:${s.tenant_id}:${s.approver}`);
+    if (!release) return c.text('too many live feeds open for this sign-in; close a tab or retry later', 429, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    const token = getCookie(c, SESSION_COOKIE)!;
+    return tenantStream(c, deps, {
+      tenantId: s.tenant_id,
+      lastEventId: parseLastEventId(c.req.header('last-event-id')),
+      // Signed out, expired, its key revoked or its approver removed: the stream ends within a heartbeat.
+      stillValid: async () => (await findSession(sql, token, clock())) !== undefined,
+      release,
+    });
+  });
 
   /** One inbox row for the live script: 200 with the row, 204 when it no longer belongs (filtered out, decided). */
   ui.get('/ui/fragments/inbox-row/:id', requireSession('data'), async (c) => {

@@ -1,6 +1,11 @@
 // One HTTP attempt at a webhook delivery. DNS answers are checked against the
 // private ranges at connect time (not just at registration), so a hostname
 // that later resolves inward is still refused.
+//
+// Each attempt has one overall deadline, from before the DNS lookup to the end
+// of the response body. A socket-idle timeout is not enough: a receiver that
+// sends one header byte every few seconds is never idle and would hold the
+// attempt (and a delivery slot) forever.
 import http from 'node:http';
 import https from 'node:https';
 import dns from 'node:dns';
@@ -30,14 +35,28 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
   };
 }
 
+function outcomeOf(status: number): AttemptOutcome {
+  if (status >= 200 && status < 300) return { kind: 'delivered', status };
+  if (status === 410) return { kind: 'gone', status: 410 };
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { kind: 'rejected', status };
+  return { kind: 'retry', status, error: `HTTP ${status}` };
+}
+
 export function postWebhook(opts: {
   url: string;
   body: string;
   headers: Record<string, string>;
-  timeoutMs: number;
+  /** The whole attempt — lookup, connect, sending, the status line and headers, the response body — ends by then. */
+  deadlineMs: number;
   allowPrivate: boolean;
 }): Promise<AttemptOutcome> {
   return new Promise((resolve) => {
+    let settled = false;
+    const settle = (o: AttemptOutcome) => {
+      if (settled) return;
+      settled = true;
+      resolve(o);
+    };
     const u = new URL(opts.url);
     const mod = u.protocol === 'https:' ? https : http;
     const req = mod.request(
@@ -46,24 +65,25 @@ export function postWebhook(opts: {
         method: 'POST',
         headers: { ...opts.headers, 'content-length': String(Buffer.byteLength(opts.body)) },
         lookup: guardedLookup(opts.allowPrivate),
-        timeout: opts.timeoutMs,
         agent: false,
       },
       (res) => {
-        res.resume(); // the body does not matter; drain it
-        const status = res.statusCode ?? 0;
-        res.on('end', () => undefined);
-        if (status >= 200 && status < 300) resolve({ kind: 'delivered', status });
-        else if (status === 410) resolve({ kind: 'gone', status: 410 });
-        else if (status >= 400 && status < 500 && status !== 408 && status !== 429) resolve({ kind: 'rejected', status });
-        else resolve({ kind: 'retry', status, error: `HTTP ${status}` });
+        // The status decides the outcome; the body does not matter. It is
+        // drained, and the deadline still cuts a body that never ends.
+        res.on('error', () => undefined);
+        res.once('close', () => clearTimeout(timer));
+        res.resume();
+        settle(outcomeOf(res.statusCode ?? 0));
       },
     );
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`timed out after ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    const timer = setTimeout(() => {
+      req.destroy(Object.assign(new Error(`no complete answer within the ${opts.deadlineMs} ms deadline`), { code: 'ETIMEDOUT' }));
+    }, opts.deadlineMs);
     req.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       // A private-address refusal is permanent for this URL.
-      if (err.code === 'EPRIVATE') resolve({ kind: 'rejected', status: 0, error: err.message });
-      else resolve({ kind: 'retry', status: null, error: err.message });
+      if (err.code === 'EPRIVATE') settle({ kind: 'rejected', status: 0, error: err.message });
+      else settle({ kind: 'retry', status: null, error: err.message });
     });
     req.end(opts.body);
   });

@@ -61,3 +61,43 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: { timeout?: num
     await new Promise((r) => setTimeout(r, opts.interval ?? 25));
   }
 }
+
+/**
+ * A receiver that never finishes answering: it reads the request, then writes
+ * its status line and headers one byte every `intervalMs`, forever. A socket
+ * idle timeout never fires on it; only an overall deadline ends the attempt.
+ */
+export async function startDripReceiver(intervalMs: number) {
+  const net = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const stats = { connections: 0, open: 0, maxOpen: 0 };
+  const head = `HTTP/1.1 200 OK\r\nx-slow: ${'a'.repeat(100_000)}`;
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    stats.connections++;
+    stats.open++;
+    stats.maxOpen = Math.max(stats.maxOpen, stats.open);
+    let i = 0;
+    const timer = setInterval(() => {
+      if (!socket.destroyed) socket.write(head[i++ % head.length]!);
+    }, intervalMs);
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(timer);
+      sockets.delete(socket);
+      stats.open--;
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: (path = '/drip') => `http://127.0.0.1:${port}${path}`,
+    stats,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}

@@ -131,7 +131,7 @@ describe('private targets', () => {
   it('refuses at delivery time a hostname that resolves to loopback', async () => {
     // The connect-time check, on its own: the resolver's answer for the name is what is checked.
     const { postWebhook } = await import('../../src/webhooks/deliver.ts');
-    const out = await postWebhook({ url: `http://localhost:${recv.port}/x`, body: '{}', headers: {}, timeoutMs: 2_000, allowPrivate: false });
+    const out = await postWebhook({ url: `http://localhost:${recv.port}/x`, body: '{}', headers: {}, deadlineMs: 2_000, allowPrivate: false });
     expect(out.kind).toBe('rejected');
     expect(recv.attempts('/x')).toBe(0);
   });

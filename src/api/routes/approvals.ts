@@ -2,12 +2,13 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { STATUSES } from '../../approvals/status.ts';
 import { AppError } from '../../errors.ts';
-import type { AppDeps } from '../deps.ts';
+import type { AppDeps, LiveDeps } from '../deps.ts';
+import { keyIsActive } from '../../db/keys.ts';
 import type { AppEnv, Auth } from '../env.ts';
 import { validationHook } from '../errors.ts';
 import { resolveVoter } from '../../identities/voter.ts';
 import { allow } from '../middleware/auth.ts';
-import { parseLastEventId, tenantStream } from '../stream.ts';
+import { parseLastEventId, takeOpenSlot, tenantStream } from '../stream.ts';
 import { ApprovalSchema, IdParam, Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
 
 const EventSchema = z.object({
@@ -38,7 +39,7 @@ const byKey = createRoute({
     params: z.object({ idempotency_key: Ident(255) }),
     query: z.object({ wait: z.coerce.number().min(0).max(60).optional() }),
   },
-  responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 404) },
+  responses: { 200: jsonResponse(ApprovalSchema), ...errorResponses(400, 401, 404, 429) },
 });
 
 const list = createRoute({
@@ -129,7 +130,7 @@ const events = createRoute({
 
 const actor = (auth: Auth) => `key:${auth.key_prefix}`;
 
-export function approvalRoutes(deps: AppDeps) {
+export function approvalRoutes(deps: AppDeps & LiveDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const s = deps.service;
 
@@ -138,7 +139,14 @@ export function approvalRoutes(deps: AppDeps) {
   app.get('/v1/stream', (c) => {
     const auth = c.get('auth');
     allow(auth, 'approver');
-    return tenantStream(c, deps, auth.tenant_id, parseLastEventId(c.req.header('last-event-id')));
+    const release = takeOpenSlot(deps.limits, 'stream', `key:${auth.key_id}`);
+    return tenantStream(c, deps, {
+      tenantId: auth.tenant_id,
+      lastEventId: parseLastEventId(c.req.header('last-event-id')),
+      // A revoked key's streams end within a heartbeat.
+      stillValid: () => keyIsActive(deps.sql, auth.key_id),
+      release,
+    });
   });
 
   app.openapi(get, async (c) => {
@@ -152,8 +160,13 @@ export function approvalRoutes(deps: AppDeps) {
     allow(auth, 'agent', 'approver');
     const { idempotency_key } = c.req.valid('param');
     const { wait } = c.req.valid('query');
-    const approval = wait ? await s.waitByKey(auth.tenant_id, idempotency_key, wait * 1000) : await s.getByKey(auth.tenant_id, idempotency_key);
-    return c.json(approval, 200);
+    if (!wait) return c.json(await s.getByKey(auth.tenant_id, idempotency_key), 200);
+    const release = takeOpenSlot(deps.limits, 'poll', `key:${auth.key_id}`);
+    try {
+      return c.json(await s.waitByKey(auth.tenant_id, idempotency_key, wait * 1000), 200);
+    } finally {
+      release();
+    }
   });
 
   app.openapi(list, async (c) => {
