@@ -5,16 +5,19 @@
 // with backoff until the last attempt, then the delivery is dead (replayable).
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Sql } from '../src/db/client.ts';
-import { getTenant } from '../src/db/tenants.ts';
+import { getWebhookSecrets } from '../src/db/tenants.ts';
 import * as webhooksDb from '../src/db/webhooks.ts';
 import type { Logger } from '../src/log.ts';
 import type { Metrics } from '../src/metrics.ts';
+import { SecretKeyError, type Keyring } from '../src/secrets/keyring.ts';
 import { DeliverJob } from '../src/queue/queues.ts';
 import { postWebhook } from '../src/webhooks/deliver.ts';
 import { retryDelayMs, webhookHeaders } from '../src/webhooks/sign.ts';
 
 export interface DeliverDeps {
   sql: Sql;
+  /** Opens the tenant's sealed webhook secrets. */
+  secrets: Keyring;
   log: Logger;
   clock: () => Date;
   allowPrivate: boolean;
@@ -50,10 +53,19 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       }
     }
 
-    const tenant = await getTenant(sql, d.tenant_id);
-    if (!tenant) throw new UnrecoverableError(`tenant ${d.tenant_id} not found`);
     const now = deps.clock();
-    const headers = webhookHeaders(tenant.webhook_secret, d.event_id, Math.floor(now.getTime() / 1000), d.payload);
+    let signing: Awaited<ReturnType<typeof getWebhookSecrets>>;
+    try {
+      signing = await getWebhookSecrets(sql, deps.secrets, d.tenant_id, now);
+    } catch (err) {
+      // A wrong or missing key: never send, never count an attempt. The job
+      // retries, and the reconciler re-enqueues it once the key is fixed.
+      if (err instanceof SecretKeyError) deps.log.error('cannot open the webhook secret; not delivering', { delivery_id: d.id, tenant_id: d.tenant_id, err });
+      throw err;
+    }
+    if (!signing) throw new UnrecoverableError(`tenant ${d.tenant_id} not found`);
+    const keys = signing.previous ? [signing.current, signing.previous] : [signing.current];
+    const headers = webhookHeaders(keys, d.event_id, Math.floor(now.getTime() / 1000), d.payload);
     const outcome = await postWebhook({
       url: d.url,
       body: d.payload,

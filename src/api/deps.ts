@@ -7,6 +7,7 @@ import type { ApprovalService } from '../services/approvals.ts';
 import type { Notifier } from '../services/notifier.ts';
 import type { PolicyStore } from '../services/policies.ts';
 import type { QuestionService } from '../services/questions.ts';
+import type { Keyring } from '../secrets/keyring.ts';
 import type { SlackApi } from '../slack/client.ts';
 import type { CounterStore } from '../services/counters.ts';
 import type { Evaluator } from '../services/evaluator.ts';
@@ -21,6 +22,7 @@ export interface AppDeps {
   policies: PolicyStore;
   config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET' | 'HOLDPOINT_UI_SESSION_HOURS' | 'HOLDPOINT_PUBLIC_URL' | 'HOLDPOINT_STREAM_HEARTBEAT_MS'>;
   slack: SlackApi | null;
+  secrets: Keyring;
   counters: CounterStore;
   evaluator: Evaluator;
   log: Logger;

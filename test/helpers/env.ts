@@ -9,3 +9,9 @@ export function databaseUrl(name: string): string {
   u.pathname = `/${name}`;
   return u.toString();
 }
+
+/**
+ * The suite's HOLDPOINT_SECRET_KEY (a fixed test key: nothing it seals is real),
+ * so no test falls back to generating ./.holdpoint/secret.key in the checkout.
+ */
+export const TEST_SECRET_KEY = 'aG9sZHBvaW50LXRlc3Qtc2VjcmV0LWtleS0zMmJ5dGU=';

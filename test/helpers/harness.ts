@@ -10,7 +10,7 @@ import { createWorkerConnection } from '../../src/queue/connection.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { startWorkers, type Workers } from '../../workers/main.ts';
 import { createTestDatabase } from './db.ts';
-import { REDIS_URL } from './env.ts';
+import { REDIS_URL, TEST_SECRET_KEY } from './env.ts';
 
 export interface TenantKeys {
   tenant_id: string;
@@ -31,6 +31,7 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
     HOLDPOINT_WEBHOOK_RETRY_BASE_MS: '50',
     HOLDPOINT_DB_POOL: '20',
     LOG_LEVEL: 'silent',
+    HOLDPOINT_SECRET_KEY: TEST_SECRET_KEY,
     ...opts.env,
   });
   const rt: Runtime = createRuntime(config, silentLogger);
@@ -42,7 +43,7 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
 
   async function tenant(name = 'acme'): Promise<TenantKeys> {
     return rt.sql.begin(async (tx) => {
-      const t = await insertTenant(tx, name);
+      const t = await insertTenant(tx, rt.secrets, name);
       const keys: Record<string, string> = {};
       for (const role of ROLES) keys[role] = (await insertKey(tx, { tenant_id: t.id, role })).key;
       return { tenant_id: t.id, webhook_secret: t.webhook_secret, agent: keys.agent!, approver: keys.approver!, admin: keys.admin! };
