@@ -87,7 +87,13 @@ describe('webhook secret rotation', () => {
     const d = await delivery();
     expect(verifies(r.body.secret, d)).toBe(true);
     expect(verifies(old, d)).toBe(false);
-    t.webhook_secret = r.body.secret;
+    // No body at all: the default overlap.
+    const plain = await h.call('POST', '/v1/webhook-secret/rotate', t.admin);
+    expect(plain.status).toBe(200);
+    expect(Date.parse(plain.body.previous_secret_valid_until) - Date.now()).toBeGreaterThan(23 * 3600_000);
+    const both = await delivery();
+    expect(verifies(plain.body.secret, both) && verifies(r.body.secret, both)).toBe(true);
+    t.webhook_secret = plain.body.secret;
   });
 
   it('holdpoint webhook-secret rotate gives a new secret and keeps the old one signing for --overlap-hours', async () => {
