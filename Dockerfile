@@ -21,6 +21,10 @@ COPY src ./src
 COPY workers ./workers
 COPY sql ./sql
 
+# Where compose keeps a generated secret key (HOLDPOINT_SECRET_KEY_FILE) when
+# HOLDPOINT_SECRET_KEY is not set; a named volume mounted here inherits this owner.
+RUN mkdir -p /var/lib/holdpoint && chown node:node /var/lib/holdpoint && chmod 700 /var/lib/holdpoint
+
 USER node
 
 EXPOSE 8080

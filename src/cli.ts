@@ -9,7 +9,10 @@ import { isConnectionError } from './db/errors.ts';
 import { getApprover } from './db/approvers.ts';
 import { PERMISSIONS, ROLES, insertKey, revokeKey } from './db/keys.ts';
 import { listMigrations, migrate } from './db/migrate.ts';
-import { getTenant, insertTenant, listTenants } from './db/tenants.ts';
+import { getTenant, insertTenant, listTenants, rotateWebhookSecret } from './db/tenants.ts';
+import { resealSecrets, unknownSecretKeys } from './db/secrets.ts';
+import { SecretKeyError, type Keyring } from './secrets/keyring.ts';
+import { loadKeyring } from './secrets/key-source.ts';
 import { addApprover, listApprovers, NewApproverSchema, removeApprover } from './identities/approvers.ts';
 import { AppError } from './errors.ts';
 import { createLogger } from './log.ts';
@@ -40,13 +43,17 @@ const USAGE = `usage: holdpoint <command>
   policy set --tenant ID FILE|-         validate and store a policy (YAML or JSON)
   policy get --tenant ID
   policy test FILE REQUEST              evaluate a JSON request against a draft policy (no counters, nothing saved)
+  webhook-secret rotate --tenant ID [--overlap-hours H] [--json]
+                                        a new webhook signing secret; the old one also signs for H hours (default 24, 0: none)
+  secrets rotate-key [--json]           re-encrypt every stored secret under HOLDPOINT_SECRET_KEY; then
+                                        HOLDPOINT_SECRET_KEYS_OLD can be emptied
   oidc set --tenant ID --issuer URL --client-id ID --client-secret S|- [--name LABEL] [--json]
                                         sign in to the web inbox at the tenant's OpenID Connect provider
   oidc get --tenant ID [--json]         the provider (never the secret) and the redirect URI to register
   oidc remove --tenant ID               stop single sign-on and end the sessions it opened
   demo                                  a full round trip to watch (creates a demo tenant)
 
-environment: DATABASE_URL, REDIS_URL, PORT, ... (see README)`;
+environment: DATABASE_URL, REDIS_URL, PORT, HOLDPOINT_SECRET_KEY, ... (see README)`;
 
 const uuid = z.string().uuid('must be a tenant id (uuid)');
 
@@ -153,6 +160,25 @@ async function checkMigrated(sql: Sql): Promise<void> {
   if (missing.length > 0) throw new BootError(`database is not migrated (missing ${missing.join(', ')}): run \`holdpoint migrate\` first (npm start does).`);
 }
 
+/**
+ * The keyring, checked against what the database holds: a process whose key
+ * cannot open the stored secrets refuses to start rather than sign with the
+ * wrong one. Then seals any plaintext an older version left.
+ */
+async function keyringFor(sql: Sql, secrets: Keyring): Promise<{ sealed: number }> {
+  const unknown = await unknownSecretKeys(sql, secrets);
+  if (unknown.length > 0) {
+    throw new BootError(
+      `secrets in the database are encrypted under key ${unknown.join(', ')}, which HOLDPOINT_SECRET_KEY (key ${secrets.currentKid}) and HOLDPOINT_SECRET_KEYS_OLD (${secrets.kids.slice(1).join(', ') || 'empty'}) do not hold: set the key they were encrypted with (every process needs the same key)`,
+    );
+  }
+  const r = await resealSecrets(sql, secrets, { onlyPlaintext: true });
+  return { sealed: r.webhook_secrets + r.oidc_client_secrets };
+}
+
+/** CLI output stays clean (`--json` on stdout): the one line about a generated key goes to stderr. */
+const stderrLog = { info: (msg: string) => process.stderr.write(`holdpoint: ${msg}\n`) };
+
 function print(json: boolean, value: unknown, text: string) {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
 }
@@ -178,19 +204,29 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'migrate': {
       await ensureDatabase(config);
-      const r = await withSql(config, (sql) => migrate(sql));
+      const secrets = loadKeyring(config, stderrLog);
+      const { r, sealed } = await withSql(config, async (sql) => {
+        const r = await migrate(sql);
+        return { r, ...(await keyringFor(sql, secrets)) };
+      });
       process.stdout.write(
         r.applied.length ? `applied ${r.applied.join(', ')}\n` : `up to date (${r.alreadyApplied.length} migrations)\n`,
       );
+      if (sealed) process.stdout.write(`encrypted ${sealed} plaintext secret(s) under key ${secrets.currentKid}\n`);
       return 0;
     }
 
     case 'start': {
       const { values } = parseArgs({ args: sub ? [sub, ...rest] : rest, options: { api: { type: 'boolean' }, worker: { type: 'boolean' } }, strict: true });
       const roles = values.api || values.worker ? { api: !!values.api, worker: !!values.worker } : { api: true, worker: true };
-      await withSql(config, checkMigrated);
+      const secrets = loadKeyring(config, log);
+      await withSql(config, async (sql) => {
+        await checkMigrated(sql);
+        const { sealed } = await keyringFor(sql, secrets);
+        if (sealed) log.info('encrypted plaintext secrets left by an older version', { count: sealed, kid: secrets.currentKid });
+      });
       await checkRedis(config);
-      const running = await startServer(config, log, roles).catch((err: unknown) => {
+      const running = await startServer(config, log, roles, secrets).catch((err: unknown) => {
         if ((err as { code?: string }).code === 'EADDRINUSE') {
           const e = err as { address?: string; port?: number };
           throw new BootError(`port ${e.port ?? config.PORT} on ${e.address ?? config.HOST} is already in use (another Holdpoint?): stop it, or set PORT (HOLDPOINT_METRICS_PORT for the metrics port).`);
@@ -216,9 +252,10 @@ export async function main(argv: string[]): Promise<number> {
         const { values, positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
         const name = z.string().trim().min(1, 'tenant create needs a NAME').max(200).safeParse(positionals.join(' '));
         if (!name.success) throw new UsageError(name.error.issues[0]!.message);
+        const secrets = loadKeyring(config, stderrLog);
         const out = await withSql(config, (sql) =>
           sql.begin(async (tx) => {
-            const t = await insertTenant(tx, name.data);
+            const t = await insertTenant(tx, secrets, name.data);
             const keys: Record<string, string> = {};
             for (const role of ROLES) keys[role] = (await insertKey(tx, { tenant_id: t.id, role, name: `${role} (tenant create)` })).key;
             return { tenant_id: t.id, name: t.name, api_keys: keys, webhook_secret: t.webhook_secret };
@@ -354,7 +391,8 @@ export async function main(argv: string[]): Promise<number> {
         const secret = values['client-secret'] === '-' ? (await readStdin()).trim() : values['client-secret'];
         const args = ProviderInput.safeParse({ issuer: values.issuer, client_id: values['client-id'], client_secret: secret, display_name: values.name });
         if (!args.success) throw new UsageError(args.error.issues.map((i) => `--${String(i.path[0]).replace('_', '-').replace('display-name', 'name')}: ${i.message}`).join('; '));
-        const r = await withSql(config, (sql) => setProvider(sql, tenant.data, args.data, 'cli'));
+        const secrets = loadKeyring(config, stderrLog);
+        const r = await withSql(config, (sql) => setProvider(sql, tenant.data, args.data, 'cli', secrets));
         const out = { ...renderProvider(r.row, redirect), ended_sessions: r.ended_sessions };
         print(!!values.json, out, [
           `single sign-on ${r.created ? 'set' : 'updated'}: ${out.display_name} (${out.issuer}, client ${out.client_id})`,
@@ -378,6 +416,40 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       throw new UsageError('oidc needs a subcommand: set | get | remove');
+    }
+
+    case 'webhook-secret': {
+      if (sub !== 'rotate') throw new UsageError('webhook-secret needs a subcommand: rotate');
+      const { values } = parseArgs({ args: rest, options: { tenant: { type: 'string' }, 'overlap-hours': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+      const args = z
+        .object({ tenant: uuid, hours: z.coerce.number().min(0, 'must be 0 or more').max(720, 'at most 720 (30 days)').default(24) })
+        .safeParse({ tenant: values.tenant, hours: values['overlap-hours'] });
+      if (!args.success) throw new UsageError(args.error.issues.map((i) => `--${i.path[0] === 'hours' ? 'overlap-hours' : 'tenant'}: ${i.message}`).join('; '));
+      const secrets = loadKeyring(config, stderrLog);
+      const r = await withSql(config, (sql) => sql.begin((tx) => rotateWebhookSecret(tx, secrets, args.data.tenant, { overlapMs: Math.round(args.data.hours * 3_600_000), now: new Date() })));
+      if (!r) throw new AppError('not_found', `tenant ${args.data.tenant} not found`);
+      const out = { webhook_secret: r.webhook_secret, previous_secret_valid_until: r.previous_valid_until?.toISOString() ?? null };
+      print(!!values.json, out, [
+        `new webhook secret: ${out.webhook_secret}`,
+        out.previous_secret_valid_until
+          ? `  deliveries are signed with both the new and the old secret until ${out.previous_secret_valid_until}; then with the new one only`
+          : '  the old secret no longer signs anything',
+        'The secret is shown once; store it now.',
+      ].join('\n'));
+      return 0;
+    }
+
+    case 'secrets': {
+      if (sub !== 'rotate-key') throw new UsageError('secrets needs a subcommand: rotate-key');
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } }, strict: true });
+      const secrets = loadKeyring(config, stderrLog);
+      const r = await withSql(config, (sql) => resealSecrets(sql, secrets, { onlyPlaintext: false }));
+      const out = { key_id: secrets.currentKid, ...r };
+      print(!!values.json, out, [
+        `re-encrypted ${r.webhook_secrets} tenant webhook secret row(s) and ${r.oidc_client_secrets} OIDC client secret(s) under key ${secrets.currentKid}`,
+        'Every stored secret is now under HOLDPOINT_SECRET_KEY: HOLDPOINT_SECRET_KEYS_OLD can be emptied once every process runs with this key.',
+      ].join('\n'));
+      return 0;
     }
 
     case 'demo': {
@@ -459,7 +531,7 @@ export async function run(argv: string[]): Promise<void> {
     if (err instanceof UsageError) {
       process.stderr.write(`holdpoint: ${err.message}\n\n${USAGE}\n`);
       process.exitCode = 2;
-    } else if (err instanceof BootError || err instanceof ConfigError) {
+    } else if (err instanceof BootError || err instanceof ConfigError || err instanceof SecretKeyError) {
       process.stderr.write(`holdpoint: ${err.message}\n`);
       process.exitCode = 1;
     } else if (err instanceof AppError) {

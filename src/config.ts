@@ -1,10 +1,21 @@
 // The one place that reads process.env. Parsed once at boot, passed down.
 import { z } from 'zod';
+import { parseSecretKey } from './secrets/keyring.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', ''])
   .default('false')
   .transform((v) => v === 'true' || v === '1');
+
+const KEY_HINT = 'must be 32 bytes as base64 or 64 hex digits (generate one with: openssl rand -base64 32)';
+const secretKey = z.string().transform((v, ctx) => {
+  const key = parseSecretKey(v);
+  if (!key) {
+    ctx.addIssue({ code: 'custom', message: KEY_HINT });
+    return z.NEVER;
+  }
+  return key;
+});
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -64,6 +75,25 @@ export const ConfigSchema = z.object({
   HOLDPOINT_BAD_KEY_RATE_LIMIT: int(30, 0, 1_000_000),
   /** The window of the per-address limits above. */
   HOLDPOINT_ADDRESS_LIMIT_WINDOW_MS: int(60_000, 1_000, 86_400_000),
+  /** Seals webhook signing secrets and OIDC client secrets in Postgres (AES-256-GCM). */
+  HOLDPOINT_SECRET_KEY: secretKey.optional(),
+  /** Earlier keys, comma-separated: still open what they sealed, until `holdpoint secrets rotate-key`. */
+  HOLDPOINT_SECRET_KEYS_OLD: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const keys: Buffer[] = [];
+      for (const [i, part] of v.split(',').map((p) => p.trim()).filter(Boolean).entries()) {
+        const key = parseSecretKey(part);
+        if (!key) ctx.addIssue({ code: 'custom', message: `key ${i + 1} ${KEY_HINT}` });
+        else keys.push(key);
+      }
+      return keys;
+    }),
+  /** Where the key lives when HOLDPOINT_SECRET_KEY is unset; created (0600) on first use. */
+  HOLDPOINT_SECRET_KEY_FILE: z.string().min(1).optional(),
+  /** production: HOLDPOINT_SECRET_KEY (or HOLDPOINT_SECRET_KEY_FILE) must be set; no key is made up. */
+  NODE_ENV: z.string().optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** When set, /metrics also answers on this port (the only way to scrape a --worker process). */
   HOLDPOINT_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),

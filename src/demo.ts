@@ -63,7 +63,7 @@ export async function runDemo(config: Config, log: Logger, out: (line: string) =
 
   try {
     const tenant = await rt.sql.begin(async (tx) => {
-      const t = await insertTenant(tx, `demo ${new Date().toISOString()}`);
+      const t = await insertTenant(tx, rt.secrets, `demo ${new Date().toISOString()}`);
       for (const role of ROLES) await insertKey(tx, { tenant_id: t.id, role, name: 'demo' });
       return t;
     });

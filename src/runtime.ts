@@ -14,6 +14,8 @@ import { createQuestionService, type QuestionService } from './services/question
 import { createCounterStore, type CounterStore } from './services/counters.ts';
 import { createEvaluator, type Evaluator } from './services/evaluator.ts';
 import { createSlackClient, type SlackApi } from './slack/client.ts';
+import type { Keyring } from './secrets/keyring.ts';
+import { loadKeyring } from './secrets/key-source.ts';
 
 export interface Runtime {
   config: Config;
@@ -28,6 +30,8 @@ export interface Runtime {
   questions: QuestionService;
   /** Slack Web API, or null when SLACK_BOT_TOKEN is not set. */
   slack: SlackApi | null;
+  /** Seals and opens secrets at rest (webhook signing secrets, OIDC client secrets). */
+  secrets: Keyring;
   log: Logger;
   /** This runtime's Prometheus registry and instruments (GET /metrics). */
   metrics: Metrics;
@@ -35,7 +39,7 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function createRuntime(config: Config, log: Logger, clock: () => Date = () => new Date()): Runtime {
+export function createRuntime(config: Config, log: Logger, clock: () => Date = () => new Date(), secrets: Keyring = loadKeyring(config, log)): Runtime {
   const sql = createSql(config.DATABASE_URL, { max: config.HOLDPOINT_DB_POOL });
   const redis = createProducerConnection(config.REDIS_URL);
   redis.on('error', (err) => log.debug('redis producer connection error', { err }));
@@ -51,6 +55,7 @@ export function createRuntime(config: Config, log: Logger, clock: () => Date = (
   return {
     config,
     slack,
+    secrets,
     questions,
     evaluator,
     counters,

@@ -11,6 +11,7 @@ import type { Logger } from './log.ts';
 import { metricsAuthorized, type Metrics } from './metrics.ts';
 import { createWorkerConnection } from './queue/connection.ts';
 import { createRuntime } from './runtime.ts';
+import type { Keyring } from './secrets/keyring.ts';
 import { startWorkers, type Workers } from '../workers/main.ts';
 
 export interface Running {
@@ -18,8 +19,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger, roles: { api: boolean; worker: boolean }): Promise<Running> {
-  const rt = createRuntime(config, log);
+export async function startServer(config: Config, log: Logger, roles: { api: boolean; worker: boolean }, secrets?: Keyring): Promise<Running> {
+  const rt = createRuntime(config, log, undefined, secrets);
   let server: ServerType | undefined;
   let port: number | null = null;
   let workers: Workers | undefined;

@@ -11,10 +11,11 @@
 // tenants' webhooks keep going out.
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Sql } from '../src/db/client.ts';
-import { getTenant } from '../src/db/tenants.ts';
+import { getWebhookSecrets } from '../src/db/tenants.ts';
 import * as webhooksDb from '../src/db/webhooks.ts';
 import type { Logger } from '../src/log.ts';
 import type { Metrics } from '../src/metrics.ts';
+import { SecretKeyError, type Keyring } from '../src/secrets/keyring.ts';
 import { DeliverJob } from '../src/queue/queues.ts';
 import { postWebhook } from '../src/webhooks/deliver.ts';
 import type { DeliverySlots } from '../src/webhooks/slots.ts';
@@ -22,6 +23,8 @@ import { retryDelayMs, webhookHeaders } from '../src/webhooks/sign.ts';
 
 export interface DeliverDeps {
   sql: Sql;
+  /** Opens the tenant's sealed webhook secrets. */
+  secrets: Keyring;
   log: Logger;
   clock: () => Date;
   allowPrivate: boolean;
@@ -62,8 +65,17 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       }
     }
 
-    const tenant = await getTenant(sql, d.tenant_id);
-    if (!tenant) throw new UnrecoverableError(`tenant ${d.tenant_id} not found`);
+    let signing: Awaited<ReturnType<typeof getWebhookSecrets>>;
+    try {
+      signing = await getWebhookSecrets(sql, deps.secrets, d.tenant_id, deps.clock());
+    } catch (err) {
+      // A wrong or missing key: never send, never count an attempt. The job
+      // retries, and the reconciler re-enqueues it once the key is fixed.
+      if (err instanceof SecretKeyError) deps.log.error('cannot open the webhook secret; not delivering', { delivery_id: d.id, tenant_id: d.tenant_id, err });
+      throw err;
+    }
+    if (!signing) throw new UnrecoverableError(`tenant ${d.tenant_id} not found`);
+    const keys = signing.previous ? [signing.current, signing.previous] : [signing.current];
 
     let release: (() => Promise<void>) | undefined;
     if (deps.slots) {
@@ -83,15 +95,15 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       if (taken?.ok) release = taken.release;
     }
     try {
-      return await attempt(d, tenant.webhook_secret);
+      return await attempt(d, keys);
     } finally {
       await release?.().catch((err: unknown) => deps.log.debug('could not release a delivery slot (it lapses by itself)', { err }));
     }
   };
 
-  async function attempt(d: webhooksDb.DeliveryRow, secret: string) {
+  async function attempt(d: webhooksDb.DeliveryRow, keys: string[]) {
     const now = deps.clock();
-    const headers = webhookHeaders(secret, d.event_id, Math.floor(now.getTime() / 1000), d.payload);
+    const headers = webhookHeaders(keys, d.event_id, Math.floor(now.getTime() / 1000), d.payload);
     const outcome = await postWebhook({
       url: d.url,
       body: d.payload,

@@ -4,6 +4,7 @@
 import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Sql } from '../src/db/client.ts';
+import type { Keyring } from '../src/secrets/keyring.ts';
 import type { Logger } from '../src/log.ts';
 import type { Metrics } from '../src/metrics.ts';
 import { QUEUE_NAMES, jobIds, type Queues } from '../src/queue/queues.ts';
@@ -26,6 +27,8 @@ export interface WorkerDeps {
   service: ApprovalService;
   /** Slack, when configured; without it no notify-slack worker runs. */
   slack: SlackApi | null;
+  /** Opens sealed webhook secrets (deliver-webhook). */
+  secrets: Keyring;
   log: Logger;
   /** Operator metrics (webhook deliveries, reconciler repairs); optional for callers that do not scrape. */
   metrics?: Metrics | undefined;
@@ -79,6 +82,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     QUEUE_NAMES.deliver,
     createDeliverProcessor({
       sql: deps.sql,
+      secrets: deps.secrets,
       log: log.child({ worker: 'deliver-webhook' }),
       clock: deps.clock,
       allowPrivate: config.HOLDPOINT_WEBHOOK_ALLOW_PRIVATE,

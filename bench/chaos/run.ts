@@ -12,6 +12,7 @@
 //   npm run chaos                     the long run (about 12 minutes of faults)
 //   CHAOS_SEED=123 CHAOS_ROUNDS=40 CHAOS_DURATION_S=300 CHAOS_LANES=6 npm run chaos
 //   CHAOS_KEEP=1 keeps the temp dir (process logs, Postgres log) for a post-mortem.
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,6 +131,9 @@ async function setup() {
     REDIS_URL: world.redis.url,
     HOST: '127.0.0.1',
     HOLDPOINT_QUEUE_PREFIX: '{chaos}',
+    // One key for the whole fleet (and the CLI), as in production: a process
+    // with another key would refuse to start.
+    HOLDPOINT_SECRET_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'info',
     SLACK_BOT_TOKEN: SLACK_TOKEN,
     SLACK_SIGNING_SECRET: SLACK_SECRET,

@@ -1,6 +1,7 @@
 // Child processes of a bench run: the real `holdpoint` CLI, the floor server,
 // private redis-servers and the load generator. Every child is tracked by pid
 // and killed (only those) when the run ends or is interrupted.
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { ROOT, SCRATCH_DIR } from './config.ts';
@@ -111,9 +112,13 @@ export function holdpointEnv(o: Omit<HoldpointOpts, 'args' | 'cpuProfDir'> & { p
     HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: 'true',
     HOLDPOINT_DB_POOL: String(o.pool),
     LOG_LEVEL: 'warn',
+    // The same key for every process this bench starts (they share a database).
+    HOLDPOINT_SECRET_KEY: BENCH_SECRET_KEY,
     ...o.env,
   });
 }
+
+const BENCH_SECRET_KEY = randomBytes(32).toString('base64');
 
 /** Starts `node bin/holdpoint.js start` (the real CLI) and waits for /readyz. */
 export async function startHoldpoint(o: HoldpointOpts): Promise<Holdpoint> {

@@ -10,6 +10,7 @@ import type { OpenLimits } from './open-limits.ts';
 import type { AddressLimiter } from '../services/address-limits.ts';
 import type { PolicyStore } from '../services/policies.ts';
 import type { QuestionService } from '../services/questions.ts';
+import type { Keyring } from '../secrets/keyring.ts';
 import type { SlackApi } from '../slack/client.ts';
 import type { CounterStore } from '../services/counters.ts';
 import type { Evaluator } from '../services/evaluator.ts';
@@ -33,6 +34,7 @@ export interface AppDeps {
   policies: PolicyStore;
   config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET' | 'HOLDPOINT_UI_SESSION_HOURS' | 'HOLDPOINT_PUBLIC_URL' | 'HOLDPOINT_STREAM_HEARTBEAT_MS' | 'HOLDPOINT_STREAM_MAX_LIFETIME_MS'>;
   slack: SlackApi | null;
+  secrets: Keyring;
   counters: CounterStore;
   evaluator: Evaluator;
   log: Logger;

@@ -5,9 +5,10 @@
 import * as client from 'openid-client';
 import { z } from 'zod';
 import type { Sql } from '../db/client.ts';
-import { deleteProvider, getProvider, upsertProvider, type OidcProviderRow } from '../db/oidc.ts';
+import { deleteProvider, getProvider, openClientSecret, upsertProvider, type OidcProviderRow } from '../db/oidc.ts';
 import { deleteProviderSessions } from '../db/sessions.ts';
 import { AppError } from '../errors.ts';
+import type { Keyring } from '../secrets/keyring.ts';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -61,12 +62,12 @@ export const redirectUriOf = (publicUrl: string | undefined) => (publicUrl ? `${
  * the old one opened: a subject means something only at the issuer that
  * vouched for it.
  */
-export async function setProvider(sql: Sql, tenantId: string, input: ProviderInput, by: string) {
+export async function setProvider(sql: Sql, tenantId: string, input: ProviderInput, by: string, secrets: Keyring) {
   const displayName = input.display_name ?? new URL(input.issuer).host;
   return sql.begin(async (tx) => {
     const [tenant] = await tx<{ id: string }[]>`SELECT id FROM tenants WHERE id = ${tenantId}`;
     if (!tenant) throw new AppError('not_found', `tenant ${tenantId} not found`);
-    const { row, previous } = await upsertProvider(tx, { tenant_id: tenantId, issuer: input.issuer, client_id: input.client_id, client_secret: input.client_secret, display_name: displayName, updated_by: by });
+    const { row, previous } = await upsertProvider(tx, secrets, { tenant_id: tenantId, issuer: input.issuer, client_id: input.client_id, client_secret: input.client_secret, display_name: displayName, updated_by: by });
     const changed = previous !== undefined && (previous.issuer !== row.issuer || previous.client_id !== row.client_id);
     const ended = changed ? await deleteProviderSessions(tx, tenantId) : 0;
     return { row, created: previous === undefined, ended_sessions: ended };
@@ -116,7 +117,7 @@ const DISCOVERY_TTL_MS = 10 * 60_000;
  * ten minutes, so a changed provider takes effect at once and a key rotation
  * at the provider within minutes.
  */
-export function createOidcClient(opts: { timeoutSeconds?: number } = {}) {
+export function createOidcClient(opts: { secrets: Keyring; timeoutSeconds?: number }) {
   const cache = new Map<string, { at: number; config: Promise<client.Configuration> }>();
   const timeout = opts.timeoutSeconds ?? 10;
 
@@ -125,8 +126,10 @@ export function createOidcClient(opts: { timeoutSeconds?: number } = {}) {
     const hit = cache.get(key);
     if (hit && Date.now() - hit.at < DISCOVERY_TTL_MS) return hit.config;
     for (const k of cache.keys()) if (k.startsWith(`${p.tenant_id}|`)) cache.delete(k);
+    // A wrong key throws SecretKeyError here (a 500 and a log line), never a sign-in with a garbled secret.
+    const secret = openClientSecret(opts.secrets, p);
     const config = client
-      .discovery(new URL(p.issuer), p.client_id, { client_secret: p.client_secret }, client.ClientSecretBasic(p.client_secret), {
+      .discovery(new URL(p.issuer), p.client_id, { client_secret: secret }, client.ClientSecretBasic(secret), {
         timeout,
         ...(new URL(p.issuer).protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
       })

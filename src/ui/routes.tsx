@@ -103,7 +103,7 @@ function queryString(f: Record<string, string | undefined>): string {
 export function uiRoutes(deps: AppDeps & LiveDeps & { sessionTtlMs: number; publicUrl?: string | undefined; oidc?: OidcClient }) {
   const ui = new Hono<UiEnv>();
   const { sql, service, clock } = deps;
-  const oidc = deps.oidc ?? createOidcClient();
+  const oidc = deps.oidc ?? createOidcClient({ secrets: deps.secrets });
 
   const secure = (c: Context) =>
     new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https' || Boolean(deps.publicUrl?.startsWith('https:'));

@@ -10,13 +10,20 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
   return `v1,${mac}`;
 }
 
-export function webhookHeaders(secret: string, id: string, timestampSeconds: number, body: string): Record<string, string> {
+/**
+ * Headers for one attempt. Several secrets (a rotation's overlap: the new one
+ * first) give several space-separated signatures, as Standard Webhooks allows;
+ * a receiver holding any one of the secrets verifies the delivery.
+ */
+export function webhookHeaders(secrets: string | readonly string[], id: string, timestampSeconds: number, body: string): Record<string, string> {
+  const all = typeof secrets === 'string' ? [secrets] : secrets;
+  if (all.length === 0) throw new Error('a webhook is never sent unsigned');
   return {
     'content-type': 'application/json',
     'user-agent': 'Holdpoint-Webhooks/1',
     'webhook-id': id,
     'webhook-timestamp': String(timestampSeconds),
-    'webhook-signature': signWebhook(secret, id, timestampSeconds, body),
+    'webhook-signature': all.map((s) => signWebhook(s, id, timestampSeconds, body)).join(' '),
   };
 }
 

@@ -1,20 +1,17 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase } from '../helpers/db.ts';
-import { REDIS_URL } from '../helpers/env.ts';
+import { REDIS_URL, currentRun } from '../helpers/env.ts';
+import { deleteKeys } from '../helpers/test-run.ts';
 import { runCli } from '../helpers/processes.ts';
 
-const PREFIX = `demo_${process.pid}`;
+const PREFIX = `${currentRun().prefix}demo_${process.pid}`;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => {
   await db.drop();
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${PREFIX}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  await deleteKeys(REDIS_URL, `${PREFIX}:*`, () => true);
 });
 
 it('holdpoint demo walks a newcomer through a full round trip, and every step holds', async () => {

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { createSql } from '../../src/db/client.ts';
-import { ADMIN_DATABASE_URL, TEMPLATE_DB, databaseUrl } from './env.ts';
+import { ADMIN_DATABASE_URL, currentRun, databaseUrl, type TestRun } from './env.ts';
 
-/** A fresh database for one test file, cloned from the migrated template. */
-export async function createTestDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
-  const name = `hp_test_${randomBytes(6).toString('hex')}`;
+/** A fresh database for one test file, cloned from this run's migrated template; named under the run's prefix. */
+export async function createTestDatabase(run: TestRun = currentRun()): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `${run.prefix}${randomBytes(6).toString('hex')}`;
   const admin = createSql(ADMIN_DATABASE_URL, { max: 1 });
   try {
     // Concurrent clones of one template can collide briefly; retry.
     for (let i = 0; ; i++) {
       try {
-        await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`);
+        await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${run.template}`);
         break;
       } catch (err) {
         if (i >= 20) throw err;

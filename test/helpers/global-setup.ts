@@ -1,20 +1,14 @@
-// Builds a migrated template database once per run; each test file clones it.
-import { createSql } from '../../src/db/client.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { ADMIN_DATABASE_URL, TEMPLATE_DB, databaseUrl } from './env.ts';
+// Once per `vitest run` of the integration project: this run's own migrated
+// template (each test file clones it), a name prefix for everything the run
+// creates, and a teardown that removes exactly that. Two runs on one machine
+// never touch each other's databases or Redis keys (test/helpers/test-run.ts).
+import type { TestProject } from 'vitest/node';
+import { startTestRun } from './test-run.ts';
 
-export default async function setup() {
-  const admin = createSql(ADMIN_DATABASE_URL, { max: 1 });
-  try {
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
-    await admin.unsafe(`CREATE DATABASE ${TEMPLATE_DB}`);
-  } finally {
-    await admin.end();
-  }
-  const tpl = createSql(databaseUrl(TEMPLATE_DB), { max: 1 });
-  try {
-    await migrate(tpl);
-  } finally {
-    await tpl.end();
-  }
+export default async function setup(project: Pick<TestProject, 'provide'>) {
+  const started = await startTestRun();
+  project.provide('holdpointTestRun', started.run);
+  return async () => {
+    await started.teardown();
+  };
 }

@@ -1,5 +1,6 @@
 // The real app and workers, wired as in production, on a per-file database and
-// a per-file BullMQ prefix (obliterated afterwards).
+// a per-file BullMQ prefix under the run's prefix (every queue obliterated and
+// every key under it deleted afterwards).
 import { randomBytes } from 'node:crypto';
 import { createApp } from '../../src/api/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -10,7 +11,8 @@ import { createWorkerConnection } from '../../src/queue/connection.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { startWorkers, type Workers } from '../../workers/main.ts';
 import { createTestDatabase } from './db.ts';
-import { REDIS_URL } from './env.ts';
+import { REDIS_URL, TEST_SECRET_KEY, currentRun, type TestRun } from './env.ts';
+import { deleteKeys } from './test-run.ts';
 
 export interface TenantKeys {
   tenant_id: string;
@@ -20,9 +22,10 @@ export interface TenantKeys {
   admin: string;
 }
 
-export async function createHarness(opts: { workers?: boolean; env?: Record<string, string> } = {}) {
-  const db = await createTestDatabase();
-  const prefix = `hpt_${randomBytes(4).toString('hex')}`;
+export async function createHarness(opts: { workers?: boolean; env?: Record<string, string>; run?: TestRun } = {}) {
+  const run = opts.run ?? currentRun();
+  const db = await createTestDatabase(run);
+  const prefix = `${run.prefix}${randomBytes(4).toString('hex')}`;
   const config: Config = loadConfig({
     DATABASE_URL: db.url,
     REDIS_URL,
@@ -31,6 +34,7 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
     HOLDPOINT_WEBHOOK_RETRY_BASE_MS: '50',
     HOLDPOINT_DB_POOL: '20',
     LOG_LEVEL: 'silent',
+    HOLDPOINT_SECRET_KEY: TEST_SECRET_KEY,
     ...opts.env,
   });
   const rt: Runtime = createRuntime(config, silentLogger);
@@ -42,7 +46,7 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
 
   async function tenant(name = 'acme'): Promise<TenantKeys> {
     return rt.sql.begin(async (tx) => {
-      const t = await insertTenant(tx, name);
+      const t = await insertTenant(tx, rt.secrets, name);
       const keys: Record<string, string> = {};
       for (const role of ROLES) keys[role] = (await insertKey(tx, { tenant_id: t.id, role })).key;
       return { tenant_id: t.id, webhook_secret: t.webhook_secret, agent: keys.agent!, approver: keys.approver!, admin: keys.admin! };
@@ -105,8 +109,12 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
     async close() {
       await workers?.close(5_000);
       workerConn?.disconnect();
-      await Promise.allSettled([rt.queues.expire.obliterate({ force: true }), rt.queues.deliver.obliterate({ force: true }), rt.queues.reconcile.obliterate({ force: true }), rt.queues.chain.obliterate({ force: true })]);
+      const { expire, deliver, reconcile, chain, slack } = rt.queues;
+      await Promise.allSettled([expire, deliver, reconcile, chain, slack].map((q) => q.obliterate({ force: true })));
       await rt.close();
+      // What obliterate does not cover (guard counters, scheduler and worker
+      // keys, a queue that was never obliterated): everything under this file's prefix.
+      await deleteKeys(config.REDIS_URL, `${prefix}:*`, () => true);
       await db.drop();
     },
   };

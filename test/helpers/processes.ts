@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { TEST_SECRET_KEY } from './env.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = `${ROOT}bin/holdpoint.js`;
@@ -43,7 +44,7 @@ function track(proc: ChildProcess): Proc {
 
 /** Runs the CLI to completion; returns its exit code and output. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | string; stdout: string; stderr: string }> {
-  const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd: ROOT });
+  const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, HOLDPOINT_SECRET_KEY: TEST_SECRET_KEY, ...env }, cwd: ROOT });
   let stdout = '';
   let stderr = '';
   p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -53,7 +54,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
 }
 
 export function spawnHoldpoint(args: string[], env: Record<string, string>): Proc {
-  return track(spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd: ROOT }));
+  return track(spawn(process.execPath, [BIN, ...args], { env: { ...process.env, HOLDPOINT_SECRET_KEY: TEST_SECRET_KEY, ...env }, cwd: ROOT }));
 }
 
 export async function waitReady(baseUrl: string, p: Proc, timeoutMs = 20_000): Promise<void> {

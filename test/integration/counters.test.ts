@@ -4,15 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCounterStore } from '../../src/services/counters.ts';
-import { REDIS_URL } from '../helpers/env.ts';
+import { REDIS_URL, currentRun } from '../helpers/env.ts';
+import { deleteKeys } from '../helpers/test-run.ts';
 
 const redis = new Redis(REDIS_URL);
-const prefix = `ctrtest_${process.pid}`;
+const prefix = `${currentRun().prefix}ctr_${process.pid}`;
 const store = createCounterStore(redis, prefix);
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
   redis.disconnect();
+  await deleteKeys(REDIS_URL, `${prefix}:*`, () => true);
 });
 
 describe('counter store', () => {

@@ -6,6 +6,7 @@ import { createApp } from '../../src/api/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createRuntime } from '../../src/runtime.ts';
+import { TEST_SECRET_KEY } from '../helpers/env.ts';
 import { createHarness } from '../helpers/harness.ts';
 import { startRedis } from '../helpers/processes.ts';
 import { startReceiver, waitFor } from '../helpers/receiver.ts';
@@ -49,7 +50,7 @@ describe('Redis down', () => {
 
 describe('Postgres down', () => {
   const rt = createRuntime(
-    loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', REDIS_URL: 'redis://127.0.0.1:6379', LOG_LEVEL: 'silent' }),
+    loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', REDIS_URL: 'redis://127.0.0.1:6379', LOG_LEVEL: 'silent', HOLDPOINT_SECRET_KEY: TEST_SECRET_KEY }),
     silentLogger,
   );
   const app = createApp(rt);

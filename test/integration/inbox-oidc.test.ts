@@ -30,7 +30,7 @@ beforeAll(async () => {
   t = await h.tenant('acme');
   await h.setPolicy(t, { defaults: { decision: 'require_approval', reason: 'a person decides' }, rules: [{ name: 'bob only', match: { action: 'db.drop' }, decision: 'require_approval', approval: { approvers: { identities: ['bob'] } } }] });
   idp = await startOidcProvider({ people: PEOPLE, redirectUris: [CALLBACK] });
-  await setProvider(h.rt.sql, t.tenant_id, { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, display_name: 'Acme SSO' }, 'test');
+  await setProvider(h.rt.sql, t.tenant_id, { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, display_name: 'Acme SSO' }, 'test', h.rt.secrets);
   await insertApprover(h.rt.sql, { tenant_id: t.tenant_id, name: 'alice', email: 'alice@acme.test' });
   await insertApprover(h.rt.sql, { tenant_id: t.tenant_id, name: 'bob', oidc_subject: 'bob-0002' });
   await insertApprover(h.rt.sql, { tenant_id: t.tenant_id, name: 'carol', email: 'carol@acme.test' });
@@ -144,7 +144,7 @@ describe('the sign-in page', () => {
 describe('a provider that cannot be reached', () => {
   it('answers 503 with a page that says so, and starts nothing', async () => {
     const other = await h.tenant('initech');
-    await setProvider(h.rt.sql, other.tenant_id, { issuer: 'http://127.0.0.1:9', client_id: 'c', client_secret: 's', display_name: 'Initech SSO' }, 'test');
+    await setProvider(h.rt.sql, other.tenant_id, { issuer: 'http://127.0.0.1:9', client_id: 'c', client_secret: 's', display_name: 'Initech SSO' }, 'test', h.rt.secrets);
     const [before] = await h.rt.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM oidc_logins`;
     const b = browser();
     const r = await b.inbox(`/ui/oidc/start?tenant=${other.tenant_id}`);
@@ -369,7 +369,7 @@ describe('how a provider session ends', () => {
     expect((await sso.inbox('/ui/inbox')).status).toBe(303);
     expect((await keyed.inbox('/ui/inbox')).status).toBe(200);
     expect((await browser().inbox(`/ui/oidc/start?tenant=${t.tenant_id}`)).status).toBe(404);
-    await setProvider(h.rt.sql, t.tenant_id, { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, display_name: 'Acme SSO' }, 'test');
+    await setProvider(h.rt.sql, t.tenant_id, { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, display_name: 'Acme SSO' }, 'test', h.rt.secrets);
   });
 });
 

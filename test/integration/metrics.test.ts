@@ -9,7 +9,7 @@ import { jobIds } from '../../src/queue/queues.ts';
 import { createWorkerConnection } from '../../src/queue/connection.ts';
 import { createRuntime } from '../../src/runtime.ts';
 import { startWorkers } from '../../workers/main.ts';
-import { REDIS_URL } from '../helpers/env.ts';
+import { REDIS_URL, TEST_SECRET_KEY } from '../helpers/env.ts';
 import { createHarness, type Harness, type TenantKeys } from '../helpers/harness.ts';
 import { freePort, spawnHoldpoint } from '../helpers/processes.ts';
 import { startReceiver, waitFor } from '../helpers/receiver.ts';
@@ -270,7 +270,7 @@ describe('request ids and the access log', () => {
   it('an error the handler logs carries the request id (Postgres down)', async () => {
     const cap = capture('info');
     const rt = createRuntime(
-      loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', REDIS_URL, HOLDPOINT_QUEUE_PREFIX: h.prefix, LOG_LEVEL: 'silent' }),
+      loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', REDIS_URL, HOLDPOINT_QUEUE_PREFIX: h.prefix, LOG_LEVEL: 'silent', HOLDPOINT_SECRET_KEY: TEST_SECRET_KEY }),
       cap.log,
     );
     try {

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/client.ts';
 import { migrate, SQL_DIR } from '../../src/db/migrate.ts';
-import { ADMIN_DATABASE_URL, databaseUrl } from '../helpers/env.ts';
+import { ADMIN_DATABASE_URL, currentRun, databaseUrl } from '../helpers/env.ts';
 
-const name = `hp_test_mig_${randomBytes(5).toString('hex')}`;
+const name = `${currentRun().prefix}mig_${randomBytes(5).toString('hex')}`;
 let sql: Sql;
 let before: string;
 

@@ -3,7 +3,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { WEBHOOK_EVENT_TYPES } from '../../approvals/status.ts';
 import { getApprover } from '../../db/approvers.ts';
 import { PERMISSIONS, ROLES, insertKey, listKeys, revokeKey, type ApiKeyRow } from '../../db/keys.ts';
-import { getTenant } from '../../db/tenants.ts';
+import { getWebhookSecrets, rotateWebhookSecret } from '../../db/tenants.ts';
 import * as webhooksDb from '../../db/webhooks.ts';
 import { AppError } from '../../errors.ts';
 import { jobIds } from '../../queue/queues.ts';
@@ -167,6 +167,23 @@ const replayDelivery = createRoute({
   responses: { 202: jsonResponse(any), ...errorResponses(400, 401, 403, 404, 409) },
 });
 
+/** How long a rotated-out webhook secret keeps signing, unless the call says otherwise. */
+export const DEFAULT_SECRET_OVERLAP_SECONDS = 24 * 3600;
+
+const rotateSecret = createRoute({
+  method: 'post',
+  path: '/v1/webhook-secret/rotate',
+  summary:
+    'Give the tenant a new webhook signing secret. For overlap_seconds (default 86400, 24 h; 0: none) every delivery carries signatures with both the new and the old secret, so receivers can switch at their own pace; then only the new one. The new secret is shown once.',
+  request: {
+    body: {
+      required: false,
+      content: { 'application/json': { schema: z.strictObject({ overlap_seconds: z.number().int().min(0).max(30 * 86_400).optional() }) } },
+    },
+  },
+  responses: { 200: jsonResponse(any, 'the new secret, in `secret`, is shown once'), ...errorResponses(400, 401, 403) },
+});
+
 export function adminRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const { sql } = deps;
@@ -263,9 +280,19 @@ export function adminRoutes(deps: AppDeps) {
       event_types: body.event_types,
       description: body.description ?? null,
     });
-    const tenant = await getTenant(sql, auth.tenant_id);
+    const secrets = await getWebhookSecrets(sql, deps.secrets, auth.tenant_id, deps.clock());
     // The signing secret is per tenant; returned here so the receiver can be set up in one step.
-    return c.json({ ...renderEndpoint(row), secret: tenant!.webhook_secret }, 201);
+    return c.json({ ...renderEndpoint(row), secret: secrets!.current }, 201);
+  });
+
+  app.openapi(rotateSecret, async (c) => {
+    const auth = c.get('auth');
+    allow(auth, 'admin');
+    const overlap = (c.req.valid('json') as { overlap_seconds?: number } | undefined)?.overlap_seconds ?? DEFAULT_SECRET_OVERLAP_SECONDS;
+    const now = deps.clock();
+    const r = await sql.begin((tx) => rotateWebhookSecret(tx, deps.secrets, auth.tenant_id, { overlapMs: overlap * 1000, now }));
+    deps.log.info('webhook secret rotated', { tenant_id: auth.tenant_id, by: `key:${auth.key_prefix}`, overlap_seconds: overlap });
+    return c.json({ secret: r!.webhook_secret, previous_secret_valid_until: r!.previous_valid_until?.toISOString() ?? null }, 200);
   });
 
   app.openapi(listEndpoints, async (c) => {

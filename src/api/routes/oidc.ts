@@ -54,7 +54,7 @@ export function oidcRoutes(deps: AppDeps) {
   app.openapi(put, async (c) => {
     const auth = c.get('auth');
     allow(auth, 'admin');
-    const r = await setProvider(deps.sql, auth.tenant_id, c.req.valid('json'), `key:${auth.key_prefix}`);
+    const r = await setProvider(deps.sql, auth.tenant_id, c.req.valid('json'), `key:${auth.key_prefix}`, deps.secrets);
     return c.json({ ...view(r.row), ended_sessions: r.ended_sessions }, r.created ? 201 : 200);
   });
 
