@@ -10,7 +10,9 @@ WORKDIR /app
 
 # Package manifests first so the dependency layer is cached until they change.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+# --ignore-scripts: `prepare` builds the SDK with TypeScript, a dev dependency
+# the server does not need (it runs the sources through tsx).
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 # Application code. Owned by root and only readable by the runtime user, so the
 # process cannot rewrite its own code. tsconfig.json is included because tsx

@@ -111,7 +111,10 @@ export async function runDemo(config: Config, log: Logger, out: (line: string) =
     const trail = await rt.service.events(tenant.id, approval.id);
     out(`6. The audit trail (${trail.chain.intact ? 'hash chain intact' : 'hash chain BROKEN'}):`);
     for (const e of trail.events) out(`   #${e.seq} ${e.type.padEnd(10)} by ${e.actor.padEnd(12)} via ${e.channel.padEnd(7)} ${e.hash?.slice(0, 16)}…`);
-    out(`\nTry the same over HTTP: README.md, "Five-minute walkthrough".`);
+    // The demo's keys were never shown: revoke them, so the tenant left behind cannot be used.
+    const revoked = await rt.sql`UPDATE api_keys SET revoked_at = now() WHERE tenant_id = ${tenant.id} AND revoked_at IS NULL`;
+    out(`\nThe demo tenant ${tenant.id} stays, because its audit trail is append-only; its ${revoked.count} keys are revoked, so nothing can use it.`);
+    out(`Try the same over HTTP: README.md, "Five-minute walkthrough".`);
   } finally {
     await workers.close(5_000);
     conn.disconnect();

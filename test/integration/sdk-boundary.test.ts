@@ -94,4 +94,20 @@ describe('the SDK boundary', () => {
     expect(urls[0]).toBe(`${distUrl}index.js`);
     expect(urls.filter((u) => !u.startsWith(distUrl))).toEqual([]);
   });
+
+  it('`npm pack` carries the built SDK (prepare builds it), and it imports with no dependency installed', () => {
+    const out = path.join(tmp, 'pack');
+    const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', tmp], { cwd: ROOT, encoding: 'utf8' });
+    expect(pack.status, pack.stdout + pack.stderr).toBe(0);
+    const tgz = path.join(tmp, pack.stdout.trim().split('\n').pop()!);
+    spawnSync('mkdir', ['-p', out]);
+    const untar = spawnSync('tar', ['-xzf', tgz, '-C', out], { encoding: 'utf8' });
+    expect(untar.status, untar.stderr).toBe(0);
+    const files = readdirSync(path.join(out, 'package/dist/sdk'));
+    expect(files).toEqual(expect.arrayContaining(['index.js', 'index.d.ts']));
+    // A project that installed only the tarball's SDK: nothing else on the resolution path.
+    const probe = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(path.join(out, 'package/dist/sdk/index.js')).href)}); console.log(typeof m.Holdpoint, typeof m.InvalidRequest);`], { cwd: out, encoding: 'utf8' });
+    expect(probe.status, probe.stderr).toBe(0);
+    expect(probe.stdout.trim()).toBe('function function');
+  }, 120_000);
 });
