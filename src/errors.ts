@@ -21,6 +21,10 @@ export const ERROR_STATUS = {
   timeout_not_allowed: 422,
   channel_not_allowed: 422,
   invalid_number: 422,
+  // A NUL character (\u0000), which Postgres text and jsonb cannot hold.
+  invalid_text: 422,
+  // JSON nested past the limit (64 levels).
+  too_deep: 422,
   conflict: 409,
   rate_limited: 429,
   internal_error: 500,

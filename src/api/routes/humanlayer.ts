@@ -14,9 +14,10 @@ import type { AppEnv, Auth } from '../env.ts';
 import { validationHook } from '../errors.ts';
 import { allow } from '../middleware/auth.ts';
 import { ownVoter } from '../../identities/voter.ts';
-import { Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
+import { Ident, JsonObject, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
 
-const anyObject = z.record(z.string(), z.unknown());
+// Kept exactly as sent ("__proto__" included): kwargs become the approval's params.
+const anyObject = JsonObject;
 
 const Channel = z
   .object({ slack: z.object({ channel_or_user_id: z.string().min(1).max(200) }).passthrough().nullish() })
