@@ -26,6 +26,8 @@ export const ERROR_STATUS = {
   // JSON nested past the limit (64 levels).
   too_deep: 422,
   conflict: 409,
+  // A signed Slack request seen before, inside its 5-minute window.
+  request_replayed: 409,
   rate_limited: 429,
   internal_error: 500,
   dependency_unavailable: 503,

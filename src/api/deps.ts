@@ -19,7 +19,7 @@ export interface AppDeps {
   notifier: Notifier;
   questions: QuestionService;
   policies: PolicyStore;
-  config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET' | 'HOLDPOINT_UI_SESSION_HOURS' | 'HOLDPOINT_PUBLIC_URL' | 'HOLDPOINT_STREAM_HEARTBEAT_MS'>;
+  config: Pick<Config, 'HOLDPOINT_WEBHOOK_ALLOW_PRIVATE' | 'HOLDPOINT_MAX_BODY_BYTES' | 'SLACK_SIGNING_SECRET' | 'SLACK_TEAM_ID' | 'HOLDPOINT_QUEUE_PREFIX' | 'HOLDPOINT_UI_SESSION_HOURS' | 'HOLDPOINT_PUBLIC_URL' | 'HOLDPOINT_STREAM_HEARTBEAT_MS'>;
   slack: SlackApi | null;
   counters: CounterStore;
   evaluator: Evaluator;
