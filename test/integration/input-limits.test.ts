@@ -197,4 +197,24 @@ describe('"__proto__" and "constructor" keys are data', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.spec.kwargs).toStrictEqual(JSON.parse('{"__proto__":{"x":1},"constructor":"y"}'));
   });
+
+  it('a HumanLayer spec keeps them beside its known fields, on function calls and contact requests', async () => {
+    const call = key();
+    const fnCall = await h.call('POST', '/humanlayer/v1/function_calls', t.agent, `{"run_id":"r","call_id":"${call}","spec":{"fn":"payment.send","kwargs":{},"__proto__":{"x":1},"state":{"__proto__":2}}}`);
+    expect(fnCall.status, JSON.stringify(fnCall.body)).toBe(200);
+    expect(Object.keys(fnCall.body.spec).sort()).toEqual(['__proto__', 'fn', 'kwargs', 'state']);
+    expect(Object.keys(fnCall.body.spec.state)).toEqual(['__proto__']);
+    const q = await h.call('POST', '/humanlayer/v1/contact_requests', t.agent, `{"run_id":"r","call_id":"${key()}","spec":{"msg":"ok?","__proto__":{"x":1},"constructor":"y"}}`);
+    expect(q.status, JSON.stringify(q.body)).toBe(200);
+    expect(q.body.spec).toStrictEqual(JSON.parse('{"msg":"ok?","__proto__":{"x":1},"constructor":"y"}'));
+    const again = await h.call('GET', `/humanlayer/v1/contact_requests/${q.body.call_id}`, t.agent);
+    expect(Object.keys(again.body.spec).sort()).toEqual(['__proto__', 'constructor', 'msg']);
+  });
+});
+
+describe('path and query text Postgres cannot compare', () => {
+  it('DELETE /v1/approvers/{name} with a NUL in the name is 400 validation_failed naming name, not a database error', async () => {
+    const r = await refused(h, () => h.call('DELETE', `/v1/approvers/${encodeURIComponent('alice\u0000')}`, t.admin), 400, 'validation_failed');
+    expect(r.body.error.details.problems.map((p: { path: string }) => p.path)).toEqual(['name']);
+  });
 });
