@@ -98,6 +98,25 @@ describe('a NUL character (\\u0000) is 422 invalid_text with details.path', () =
   });
 });
 
+describe('a lone UTF-16 surrogate (not a Unicode character) is 422 invalid_text too', () => {
+  it('in a params value (jsonb refuses it) and a key', async () => {
+    const a = await refused(h, () => h.call('POST', '/v1/guard', t.agent, `{"action":"payment.send","params":{"a":"x\\ud800"},"idempotency_key":"${key()}"}`), 422, 'invalid_text');
+    expect(a.body.error.details.path).toBe('params.a');
+    const b = await refused(h, () => h.call('POST', '/v1/guard', t.agent, `{"action":"payment.send","params":{"\\udc00":1},"idempotency_key":"${key()}"}`), 422, 'invalid_text');
+    expect(b.body.error.details.path).toBe('params.\\udc00');
+  });
+
+  it('in an API key name, which a text column would have stored as U+FFFD', async () => {
+    await refused(h, () => h.call('POST', '/v1/api-keys', t.admin, '{"role":"agent","name":"ci \\ud83d"}'), 422, 'invalid_text');
+  });
+
+  it('a surrogate pair (an emoji) is a character like any other', async () => {
+    const r = await h.call('POST', '/v1/guard', t.agent, { action: 'payment.send', params: { note: 'ok 😀' }, idempotency_key: key() });
+    expect(r.status).toBe(202);
+    expect(r.body.approval.params.note).toBe('ok 😀');
+  });
+});
+
 describe('JSON nested past 64 levels is 422 too_deep', () => {
   it('2,500 levels of params on guard is refused before anything recurses over it', async () => {
     const r = await refused(h, () => h.call('POST', '/v1/guard', t.agent, { action: 'payment.send', params: nest(2_500), idempotency_key: key() }), 422, 'too_deep');

@@ -5,9 +5,11 @@
 // * invalid_number — `1e309` parses to Infinity, which compares above every
 //   limit in one place and is stored as null in the next (jsonb has no
 //   Infinity): the agent must not get to pick.
-// * invalid_text — a NUL character (\u0000) in a string or a key: Postgres
-//   text and jsonb cannot hold one, so it would fail at the insert, after the
-//   policy was evaluated and counted.
+// * invalid_text — a NUL character (\u0000), or a lone UTF-16 surrogate
+//   (\ud800 with no partner: not a Unicode character), in a string or a key:
+//   Postgres text and jsonb cannot hold one, so it would fail at the insert,
+//   after the policy was evaluated and counted (or, in a text column, be
+//   silently replaced by U+FFFD).
 // * too_deep — nesting past MAX_DEPTH: hashing, rendering and the policy walk
 //   recurse, and 2,500 levels overflow the stack. No agent payload needs 64.
 import type { MiddlewareHandler } from 'hono';
@@ -19,12 +21,15 @@ const JSON_TYPE = /^application\/([a-z-.]+\+)?json\b/i;
 export const MAX_DEPTH = 64;
 
 type Path = (string | number)[];
+
+// NUL, a high surrogate not followed by a low one, or a low one not preceded by a high one.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 export type JsonProblem = { code: 'invalid_number' | 'invalid_text' | 'too_deep'; path: Path };
 
 /** The first value in a parsed JSON document that cannot be carried, if any. Never recurses past MAX_DEPTH. */
 export function jsonProblem(v: unknown, at: Path = [], depth = 0): JsonProblem | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? undefined : { code: 'invalid_number', path: at };
-  if (typeof v === 'string') return v.includes('\u0000') ? { code: 'invalid_text', path: at } : undefined;
+  if (typeof v === 'string') return UNSTORABLE.test(v) ? { code: 'invalid_text', path: at } : undefined;
   if (v === null || typeof v !== 'object') return undefined;
   if (depth + 1 > MAX_DEPTH) return { code: 'too_deep', path: at };
   if (Array.isArray(v)) {
@@ -35,7 +40,7 @@ export function jsonProblem(v: unknown, at: Path = [], depth = 0): JsonProblem |
     return undefined;
   }
   for (const [k, x] of Object.entries(v)) {
-    if (k.includes('\u0000')) return { code: 'invalid_text', path: [...at, k] };
+    if (UNSTORABLE.test(k)) return { code: 'invalid_text', path: [...at, k] };
     const p = jsonProblem(x, [...at, k], depth + 1);
     if (p) return p;
   }
@@ -50,13 +55,13 @@ export function nonFinitePath(v: unknown): Path | undefined {
 
 /** The AppError for a problem found by jsonProblem. */
 export function jsonProblemError(p: JsonProblem): AppError {
-  // A NUL shown raw in a message or a log line is its own trouble: show it escaped.
-  const path = p.path.join('.').replaceAll('\u0000', '\\u0000') || '(root)';
+  // A NUL or a lone surrogate shown raw in a message or a log line is its own trouble: show it escaped.
+  const path = p.path.join('.').replace(new RegExp(UNSTORABLE.source, 'g'), (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`) || '(root)';
   switch (p.code) {
     case 'invalid_number':
       return new AppError('invalid_number', `${path} is not a finite number: JSON numbers must fit a 64-bit float (send big values as strings)`, { path });
     case 'invalid_text':
-      return new AppError('invalid_text', `${path} holds a NUL character (\\u0000), which cannot be stored: remove it or encode the value (e.g. base64)`, { path });
+      return new AppError('invalid_text', `${path} holds a NUL character (\\u0000) or a lone UTF-16 surrogate, which cannot be stored: remove it or encode the value (e.g. base64)`, { path });
     case 'too_deep':
       return new AppError('too_deep', `${path} nests deeper than ${MAX_DEPTH} levels of objects and arrays`, { path, max_depth: MAX_DEPTH });
   }
