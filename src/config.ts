@@ -39,6 +39,12 @@ export const ConfigSchema = z.object({
   SLACK_BOT_TOKEN: z.string().optional(),
   SLACK_SIGNING_SECRET: z.string().optional(),
   SLACK_API_URL: z.string().url().optional(),
+  /**
+   * The Slack workspace (team id, e.g. T0123ABCD) whose interactions are
+   * accepted. Unset: any workspace whose request carries a valid signature
+   * (i.e. any workspace the app with this signing secret is installed in).
+   */
+  SLACK_TEAM_ID: z.string().regex(/^[A-Z0-9]{2,32}$/, 'a Slack team id such as T0123ABCD').optional(),
   HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: bool,
   /** The deadline of one whole webhook attempt: lookup, connect, headers and body. */
   HOLDPOINT_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),

@@ -21,7 +21,13 @@ export const ERROR_STATUS = {
   timeout_not_allowed: 422,
   channel_not_allowed: 422,
   invalid_number: 422,
+  // A NUL character (\u0000), which Postgres text and jsonb cannot hold.
+  invalid_text: 422,
+  // JSON nested past the limit (64 levels).
+  too_deep: 422,
   conflict: 409,
+  // A signed Slack request seen before, inside its 5-minute window.
+  request_replayed: 409,
   rate_limited: 429,
   internal_error: 500,
   dependency_unavailable: 503,

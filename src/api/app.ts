@@ -14,6 +14,7 @@ import { authenticate } from './middleware/auth.ts';
 import { finiteNumbers } from './middleware/finite-numbers.ts';
 import { requestId } from './middleware/request-id.ts';
 import { slackInteractions } from '../slack/interactions.ts';
+import { createReplayGuard } from '../slack/replay.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { approvalRoutes } from './routes/approvals.ts';
@@ -126,6 +127,8 @@ export function createApp(appDeps: AppDeps & OperatorDeps) {
       policies: deps.policies,
       slack: deps.slack,
       signingSecret: deps.config.SLACK_SIGNING_SECRET,
+      teamId: deps.config.SLACK_TEAM_ID,
+      replay: createReplayGuard(deps.redis, deps.config.HOLDPOINT_QUEUE_PREFIX, deps.log),
       log: deps.log,
       clock: deps.clock,
     }),

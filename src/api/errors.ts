@@ -2,7 +2,7 @@
 // from ERROR_STATUS. Unknown errors are logged and become internal_error.
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { translateDbError } from '../db/errors.ts';
+import { isDataException, translateDbError } from '../db/errors.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { toProblems } from '../validation.ts';
@@ -34,6 +34,8 @@ export function errorHandler(log: Logger) {
     const app = toAppError(err);
     if (app) {
       if (app.code === 'dependency_unavailable') rlog.warn('dependency unavailable', { err, path: c.req.path });
+      // A value the edge should have refused reached Postgres: answered as the caller's, but worth a look.
+      else if (isDataException(err)) rlog.warn('postgres refused a value from the request', { err, path: c.req.path, method: c.req.method });
       const retryAfter = (app.details as { retry_after_seconds?: unknown } | undefined)?.retry_after_seconds;
       if (app.code === 'rate_limited' && typeof retryAfter === 'number') c.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
       return c.json(app.toJSON(), app.status as 400);

@@ -12,7 +12,18 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
-const json = z.record(z.string(), z.unknown());
+/**
+ * A JSON object kept exactly as sent. zod's z.record and passthrough objects
+ * copy by assignment, and assigning a "__proto__" key sets the prototype
+ * instead: the key would vanish, and the approver would not see what the agent
+ * sent. This checks the shape and keeps the parsed object itself (JSON.parse
+ * makes "__proto__" an own, plain key; the body walk has bounded its depth).
+ */
+export const JsonObject = z
+  .custom<Record<string, unknown>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), { message: 'Invalid input: expected object' })
+  .openapi({ type: 'object', additionalProperties: {} });
+
+const json = JsonObject;
 
 export const VoteSchema = z.object({
   approver: z.string(),
@@ -60,6 +71,22 @@ export const Ident = (max = 200) =>
     .min(1)
     .max(max)
     .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+
+/** The largest value a Postgres integer column holds. */
+export const PG_INT_MAX = 2_147_483_647;
+
+/**
+ * An integer in a query string, validated exactly: decimal digits only (no
+ * `1e3`, `0x10`, blanks or signs), within [min, max] — so a value past what the
+ * column holds is a 400 naming the field, not a Postgres overflow.
+ */
+export const QueryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,10}$/, 'must be a whole number written in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .openapi({ type: 'integer', minimum: min, maximum: max });
 
 export const IdParam = z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) });
 

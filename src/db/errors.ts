@@ -7,6 +7,10 @@ export const SQLSTATE = {
   FOREIGN_KEY_VIOLATION: '23503',
   CHECK_VIOLATION: '23514',
   INVALID_TEXT_REPRESENTATION: '22P02',
+  CHARACTER_NOT_IN_REPERTOIRE: '22021',
+  UNTRANSLATABLE_CHARACTER: '22P05',
+  /** The class of data exceptions (22xxx): a value Postgres cannot hold or convert. */
+  DATA_EXCEPTION_CLASS: '22',
   SERIALIZATION_FAILURE: '40001',
   DEADLOCK_DETECTED: '40P01',
   ADMIN_SHUTDOWN: '57P01',
@@ -55,5 +59,21 @@ export function translateDbError(err: unknown): AppError | undefined {
   if (code === SQLSTATE.SERIALIZATION_FAILURE || code === SQLSTATE.DEADLOCK_DETECTED) {
     return new AppError('dependency_unavailable', 'transaction conflict; retry');
   }
+  // Data exceptions come from a value in the request that the edge did not
+  // catch (the edge refuses NUL, deep nesting, out-of-range integers and
+  // foreign cursors first). It is the caller's value, so a 4xx — never a 500
+  // — but logged by the error handler, since the edge should have caught it.
+  if (code === SQLSTATE.CHARACTER_NOT_IN_REPERTOIRE || code === SQLSTATE.UNTRANSLATABLE_CHARACTER) {
+    return new AppError('invalid_text', 'a text value holds a character Postgres cannot store (NUL, \\u0000)', { sqlstate: code });
+  }
+  if (code?.length === 5 && code.startsWith(SQLSTATE.DATA_EXCEPTION_CLASS)) {
+    return new AppError('validation_failed', 'a value in the request is out of range or not of the expected type', { sqlstate: code });
+  }
   return undefined;
+}
+
+/** A Postgres data exception (SQLSTATE class 22). */
+export function isDataException(err: unknown): boolean {
+  const code = pgCode(err);
+  return code?.length === 5 && code.startsWith(SQLSTATE.DATA_EXCEPTION_CLASS);
 }

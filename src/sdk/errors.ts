@@ -118,7 +118,8 @@ export class ServerError extends HoldpointError {
  * function, a symbol, undefined in an array, a Map or class instance, NaN or
  * ±Infinity), refused by the SDK before anything is sent — `details.path`
  * says where (`params.amount`) and `details.problem` what; or the server's
- * own 400 `validation_failed` / `malformed_json` / 422 `invalid_number`.
+ * own 400 `validation_failed` / `malformed_json` / 422 `invalid_number`,
+ * `invalid_text` (a NUL character) or `too_deep` (nested past 64 levels).
  * `code` is `invalid_number` for a non-finite number, `not_serialisable` for
  * the rest of the SDK's refusals, else the server's code.
  *

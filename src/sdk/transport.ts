@@ -84,7 +84,7 @@ function parse(text: string): unknown {
 }
 
 /** The server's codes for a request that is wrong in itself. */
-const INVALID = new Set(['validation_failed', 'malformed_json', 'invalid_number']);
+const INVALID = new Set(['validation_failed', 'malformed_json', 'invalid_number', 'invalid_text', 'too_deep']);
 
 function fromResponse(status: number, body: unknown, attempts: number): HoldpointError {
   const e = (body as ErrorBody | undefined)?.error;

@@ -381,6 +381,109 @@ export function createApprovalService(deps: ServiceDeps) {
     };
   }
 
+  /** guard, after evaluation: refuse, record the decision, or park the approval. Throws leave the counters to the caller. */
+  async function park(tenantId: string, input: GuardInput, now: Date, decisionId: string, ev: Awaited<ReturnType<Evaluator['evaluate']>>, clash: boolean): Promise<GuardOutcome> {
+    const { active, evaluation } = ev;
+    // The caller (guard) takes back the counters of a refusal.
+    const refuse = (err: AppError): never => {
+      throw err;
+    };
+    if (clash) refuse(new AppError('agent_id_conflict', `agent_id "${input.agent_id}" is the name of an approver; an agent cannot act as a person who approves`, { field: 'agent_id' }));
+    const hash = requestHash(input.action, input.agent_id, input.params);
+    // Sensitive values redacted by the policy never reach the approval (or Slack).
+    const params = evaluation.params ?? input.params;
+    let route = evaluation.decision === 'require_approval' ? evaluation.routing : null;
+    if (!route && input.require_human && evaluation.decision !== 'deny') route = defaultRouting(active.policy);
+    // What the agent asked of its own review (deadline, channel) only within what the route allows.
+    const asked = route ? applyAgentRequest(route, input) : null;
+    if (asked && !asked.ok) refuse(new AppError(asked.code, asked.message, asked.details));
+    const routing = asked?.ok ? asked.routing : null;
+    const approvalId = routing ? randomUUID() : null;
+    const decision: decisionsDb.NewDecision = {
+      ...guardColumns(ev, input.cost_usd),
+      id: decisionId,
+      tenant_id: tenantId,
+      kind: 'guard',
+      idempotency_key: input.idempotency_key,
+      request_hash: hash,
+      action: input.action,
+      agent_id: input.agent_id,
+      decision: routing ? 'require_approval' : evaluation.decision,
+      reasons: evaluation.reasons,
+      policy_version: active.version,
+      approval_id: approvalId,
+      created_at: now,
+    };
+
+    if (!routing || !approvalId) {
+      const d = await decisionsDb.insertDecision(sql, { ...decision, ...(evaluation.params && evaluation.decision !== 'deny' ? { granted_params: evaluation.params } : {}) });
+      if (d) return outcomeOf(d, null, false, evaluation.params);
+      // Lost the race for the key (or a retry): the first call counted; this one takes its counts back.
+      await deps.evaluator.undo(tenantId, decisionId, ev.applied);
+      return replayKey(tenantId, input);
+    }
+
+    const timeout = asked?.ok ? asked.timeout_seconds : routing.timeout_seconds;
+    const approval: approvalsDb.NewApproval = {
+      id: approvalId,
+      tenant_id: tenantId,
+      idempotency_key: input.idempotency_key,
+      request_hash: hash,
+      action: input.action,
+      agent_id: input.agent_id,
+      params,
+      context: input.context,
+      reasons: evaluation.reasons,
+      required_approvals: routing.required_approvals,
+      timeout_seconds: timeout,
+      on_timeout: routing.on_timeout,
+      expires_at: new Date(now.getTime() + timeout * 1000),
+      callback_url: input.callback_url ?? null,
+      routing,
+      policy_version: active.version,
+      decision_id: decision.id,
+      created_at: now,
+    };
+    const v = renderApproval(pendingRow(approval), []);
+    const eventId = uuidv7(now.getTime());
+    const parked = await approvalsDb.insertParkedApproval(sql, {
+      decision,
+      approval,
+      event: {
+        id: eventId,
+        type: 'requested',
+        actor: input.agent_id,
+        channel: 'api',
+        data: { action: input.action, reasons: evaluation.reasons, routing, policy_version: active.version },
+        created_at: now,
+      },
+      webhook: { type: 'approval.requested', payload: webhookBody({ id: eventId, type: 'approval.requested', created_at: now }, v) },
+    });
+    if (!parked) {
+      await deps.evaluator.undo(tenantId, decisionId, ev.applied);
+      return replayKey(tenantId, input);
+    }
+    await dispatch({
+      tenantId,
+      slack: routing.slack_channel ? { first: true, version: now } : undefined,
+      deliveries: parked.deliveries,
+      expire: { id: approvalId, at: approval.expires_at },
+      effects: [],
+      approvalId,
+    });
+    return {
+      status: 'pending',
+      reasons: evaluation.reasons,
+      decision_id: decision.id,
+      policy_version: active.version,
+      risk_score: evaluation.risk_score,
+      redacted_paths: evaluation.redacted_paths,
+      ...(evaluation.params ? { params: evaluation.params } : {}),
+      approval: v,
+      created: true,
+    };
+  }
+
   return {
     /** Evaluates the policy and records the decision; creates nothing else. */
     async check(tenantId: string, input: Omit<GuardInput, 'idempotency_key' | 'callback_url' | 'timeout_seconds'>) {
@@ -388,6 +491,7 @@ export function createApprovalService(deps: ServiceDeps) {
       const id = uuidv7(now.getTime());
       const ev = await deps.evaluator.evaluate(tenantId, input, id);
       const { active, evaluation } = ev;
+      // A check whose decision is not stored counts nothing: take back its hits and reservations.
       const d = await decisionsDb.insertDecision(sql, {
         ...guardColumns(ev, input.cost_usd),
         id,
@@ -402,6 +506,9 @@ export function createApprovalService(deps: ServiceDeps) {
         policy_version: active.version,
         approval_id: null,
         created_at: now,
+      }).catch(async (err: unknown) => {
+        await deps.evaluator.undo(tenantId, id, ev.applied);
+        throw err;
       });
       return {
         decision: evaluation.decision,
@@ -430,105 +537,18 @@ export function createApprovalService(deps: ServiceDeps) {
       }
       // An agent named like an approver would silently block that person's votes
       // as self-approval: refuse it (read beside the evaluation, not after it).
-      const [ev, clash] = await Promise.all([deps.evaluator.evaluate(tenantId, input, decisionId), isApproverName(sql, tenantId, input.agent_id)]);
-      const { active, evaluation } = ev;
-      const refuse = async (err: AppError): Promise<never> => {
-        await deps.evaluator.release(tenantId, decisionId, ev.buckets);
+      const [evaluated, clash] = await Promise.allSettled([deps.evaluator.evaluate(tenantId, input, decisionId), isApproverName(sql, tenantId, input.agent_id)]);
+      if (evaluated.status === 'rejected') throw evaluated.reason;
+      const ev = evaluated.value;
+      try {
+        if (clash.status === 'rejected') throw clash.reason;
+        return await park(tenantId, input, now, decisionId, ev, clash.value);
+      } catch (err) {
+        // Refused after evaluation, or the insert failed: this call leaves no
+        // decision, so it must not count against rate limits or hold budget.
+        await deps.evaluator.undo(tenantId, decisionId, ev.applied);
         throw err;
-      };
-      if (clash) await refuse(new AppError('agent_id_conflict', `agent_id "${input.agent_id}" is the name of an approver; an agent cannot act as a person who approves`, { field: 'agent_id' }));
-      const hash = requestHash(input.action, input.agent_id, input.params);
-      // Sensitive values redacted by the policy never reach the approval (or Slack).
-      const params = evaluation.params ?? input.params;
-      let route = evaluation.decision === 'require_approval' ? evaluation.routing : null;
-      if (!route && input.require_human && evaluation.decision !== 'deny') route = defaultRouting(active.policy);
-      // What the agent asked of its own review (deadline, channel) only within what the route allows.
-      const asked = route ? applyAgentRequest(route, input) : null;
-      if (asked && !asked.ok) await refuse(new AppError(asked.code, asked.message, asked.details));
-      const routing = asked?.ok ? asked.routing : null;
-      const approvalId = routing ? randomUUID() : null;
-      const decision: decisionsDb.NewDecision = {
-        ...guardColumns(ev, input.cost_usd),
-        id: decisionId,
-        tenant_id: tenantId,
-        kind: 'guard',
-        idempotency_key: input.idempotency_key,
-        request_hash: hash,
-        action: input.action,
-        agent_id: input.agent_id,
-        decision: routing ? 'require_approval' : evaluation.decision,
-        reasons: evaluation.reasons,
-        policy_version: active.version,
-        approval_id: approvalId,
-        created_at: now,
-      };
-
-      if (!routing || !approvalId) {
-        const d = await decisionsDb.insertDecision(sql, { ...decision, ...(evaluation.params && evaluation.decision !== 'deny' ? { granted_params: evaluation.params } : {}) });
-        if (d) return outcomeOf(d, null, false, evaluation.params);
-        await deps.evaluator.release(tenantId, decisionId, ev.buckets); // lost the race for the key
-        return replayKey(tenantId, input);
       }
-
-      const timeout = asked?.ok ? asked.timeout_seconds : routing.timeout_seconds;
-      const approval: approvalsDb.NewApproval = {
-        id: approvalId,
-        tenant_id: tenantId,
-        idempotency_key: input.idempotency_key,
-        request_hash: hash,
-        action: input.action,
-        agent_id: input.agent_id,
-        params,
-        context: input.context,
-        reasons: evaluation.reasons,
-        required_approvals: routing.required_approvals,
-        timeout_seconds: timeout,
-        on_timeout: routing.on_timeout,
-        expires_at: new Date(now.getTime() + timeout * 1000),
-        callback_url: input.callback_url ?? null,
-        routing,
-        policy_version: active.version,
-        decision_id: decision.id,
-        created_at: now,
-      };
-      const v = renderApproval(pendingRow(approval), []);
-      const eventId = uuidv7(now.getTime());
-      const parked = await approvalsDb.insertParkedApproval(sql, {
-        decision,
-        approval,
-        event: {
-          id: eventId,
-          type: 'requested',
-          actor: input.agent_id,
-          channel: 'api',
-          data: { action: input.action, reasons: evaluation.reasons, routing, policy_version: active.version },
-          created_at: now,
-        },
-        webhook: { type: 'approval.requested', payload: webhookBody({ id: eventId, type: 'approval.requested', created_at: now }, v) },
-      });
-      if (!parked) {
-        await deps.evaluator.release(tenantId, decisionId, ev.buckets);
-        return replayKey(tenantId, input);
-      }
-      await dispatch({
-        tenantId,
-        slack: routing.slack_channel ? { first: true, version: now } : undefined,
-        deliveries: parked.deliveries,
-        expire: { id: approvalId, at: approval.expires_at },
-        effects: [],
-        approvalId,
-      });
-      return {
-        status: 'pending',
-        reasons: evaluation.reasons,
-        decision_id: decision.id,
-        policy_version: active.version,
-        risk_score: evaluation.risk_score,
-        redacted_paths: evaluation.redacted_paths,
-        ...(evaluation.params ? { params: evaluation.params } : {}),
-        approval: v,
-        created: true,
-      };
     },
 
     async get(tenantId: string, id: string): Promise<ApprovalView> {

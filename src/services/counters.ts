@@ -21,6 +21,12 @@ export interface CounterStore {
   settle(tenantId: string, reservationId: string, buckets: readonly string[], cost: number | null, now: number): Promise<void>;
   /** Drops a reservation: the action did not happen. */
   release(tenantId: string, reservationId: string, buckets: readonly string[]): Promise<void>;
+  /**
+   * Takes back what `apply` wrote for this reservation id — its window hits and
+   * its reservations — when the request failed after evaluation, so a failed
+   * call neither counts nor spends. Flags (cooldowns) stay: they may be shared.
+   */
+  undo(tenantId: string, ops: readonly CounterOp[], reservationId: string): Promise<void>;
 }
 
 // A bucket's total: committed spend plus reservations that have not expired
@@ -116,6 +122,21 @@ for i = 1, #KEYS do redis.call('HDEL', KEYS[i], 'r:' .. ARGV[1]) end
 return 1
 `;
 
+// KEYS: per op a window or bucket key. ARGV: rid, then per key: kind ('hit' | 'res'), amount.
+// A hit was stored as the members rid:1..amount, a reservation as the field r:<rid>.
+const UNDO = `
+local rid = ARGV[1]
+for i = 1, #KEYS do
+  local kind, amount = ARGV[2 * i], tonumber(ARGV[2 * i + 1])
+  if kind == 'hit' then
+    for j = 1, amount do redis.call('ZREM', KEYS[i], rid .. ':' .. j) end
+  else
+    redis.call('HDEL', KEYS[i], 'r:' .. rid)
+  end
+end
+return 1
+`;
+
 const SETTLED_MARKER_MS = 40 * 86_400_000;
 
 export function createCounterStore(redis: Redis, prefix: string): CounterStore {
@@ -167,6 +188,24 @@ export function createCounterStore(redis: Redis, prefix: string): CounterStore {
     async settle(tenantId, reservationId, buckets, cost) {
       const keys = [k(tenantId, 's', reservationId), ...buckets.map((b) => k(tenantId, 'b', b))];
       await redis.eval(SETTLE, keys.length, ...keys, reservationId, cost === null ? '' : String(cost), String(SETTLED_MARKER_MS));
+    },
+
+    async undo(tenantId, ops, reservationId) {
+      const keys: string[] = [];
+      const argv: string[] = [reservationId];
+      for (const op of ops) {
+        if (op.kind === 'hit') {
+          keys.push(k(tenantId, 'w', op.key));
+          argv.push('hit', String(op.amount));
+        } else if (op.kind === 'reserve') {
+          for (const b of op.buckets) {
+            keys.push(k(tenantId, 'b', b.key));
+            argv.push('res', '0');
+          }
+        }
+      }
+      if (keys.length === 0) return;
+      await redis.eval(UNDO, keys.length, ...keys, ...argv);
     },
 
     async release(tenantId, reservationId, buckets) {

@@ -44,7 +44,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
       req: EvaluationRequest,
       reservationId: string,
       opts: { dryRun?: boolean; policy?: ActivePolicy } = {},
-    ): Promise<{ active: ActivePolicy; evaluation: Evaluated; buckets: string[]; eval_ms: number }> {
+    ): Promise<{ active: ActivePolicy; evaluation: Evaluated; buckets: string[]; eval_ms: number; applied: CounterOp[] }> {
       const started = performance.now();
       const active = opts.policy ?? (await deps.policies.current(tenantId));
       const now = deps.clock().getTime();
@@ -60,13 +60,17 @@ export function createEvaluator(deps: EvaluatorDeps) {
       }
       let evaluation = evaluateRequest(active.policy, req, { counters, now, elapsed: stopwatch() });
       let buckets: string[] = [];
+      // What this call wrote to the counters, for undo() if the request then fails.
+      let applied: CounterOp[] = [];
       // On a deny the engine leaves only the ops that must still happen (a burst's cooldown flag).
       if (!opts.dryRun && counters !== null && evaluation.ops.length > 0) {
         try {
-          const applied = await deps.counters.apply(tenantId, evaluation.ops, reservationId, now);
-          if (applied.ok) buckets = reservedBuckets(evaluation.ops);
-          else {
-            const lost = applied.refused.map((r) => `${r.key}: ${r.total} reserved of ${r.limit}`).join('; ');
+          const result = await deps.counters.apply(tenantId, evaluation.ops, reservationId, now);
+          if (result.ok) {
+            buckets = reservedBuckets(evaluation.ops);
+            applied = evaluation.ops;
+          } else {
+            const lost = result.refused.map((r) => `${r.key}: ${r.total} reserved of ${r.limit}`).join('; ');
             evaluation = {
               ...evaluation,
               decision: 'deny',
@@ -82,7 +86,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
           evaluation = evaluateRequest(active.policy, req, { counters: null, now, elapsed: stopwatch() });
         }
       }
-      return { active, evaluation, buckets, eval_ms: performance.now() - started };
+      return { active, evaluation, buckets, eval_ms: performance.now() - started, applied };
     },
 
     /** The action ran: its reservation becomes spend (the actual cost when reported). Best effort. */
@@ -91,6 +95,18 @@ export function createEvaluator(deps: EvaluatorDeps) {
       await deps.counters
         .settle(tenantId, reservationId, buckets, cost, deps.clock().getTime())
         .catch((err) => log.warn('could not settle a budget reservation; it lapses on its own', { err }));
+    },
+
+    /**
+     * The request failed after evaluation (a refusal, a database error, a lost
+     * race for its idempotency key): take back its window hits and its
+     * reservations, so a call that left no decision behind costs nothing.
+     * Best effort: a Redis that is down now loses the hits with the window and
+     * the reservations with their ttl.
+     */
+    async undo(tenantId: string, reservationId: string, applied: readonly CounterOp[]): Promise<void> {
+      if (applied.length === 0) return;
+      await deps.counters.undo(tenantId, applied, reservationId).catch((err) => log.warn('could not take back the counters of a failed request', { err }));
     },
 
     /** The action will not run: free what it held. Best effort (reservations lapse anyway). */

@@ -33,6 +33,7 @@ import {
 import { getQuestionById } from '../db/questions.ts';
 import { questionView, type QuestionService } from '../services/questions.ts';
 import type { SlackApi } from './client.ts';
+import type { ReplayGuard } from './replay.ts';
 import { verifySlackSignature } from './verify.ts';
 
 export interface InteractionDeps {
@@ -42,14 +43,21 @@ export interface InteractionDeps {
   policies: PolicyStore;
   slack: SlackApi | null;
   signingSecret: string | undefined;
+  /** SLACK_TEAM_ID: when set, interactions from any other workspace are refused (403). */
+  teamId?: string | undefined;
+  /** Remembers verified signatures, so a replayed request is refused (409). */
+  replay?: ReplayGuard | undefined;
   log: Logger;
   clock: () => Date;
 }
 
-const User = z.object({ id: z.string().min(1), username: z.string().optional(), name: z.string().optional() });
+const User = z.object({ id: z.string().min(1), username: z.string().optional(), name: z.string().optional(), team_id: z.string().optional() });
+// Null in org-wide (Enterprise Grid) installs, where the user's team_id says which workspace.
+const Team = z.object({ id: z.string() }).nullish();
 
 const BlockActions = z.object({
   type: z.literal('block_actions'),
+  team: Team,
   user: User,
   trigger_id: z.string().optional(),
   channel: z.object({ id: z.string() }).optional(),
@@ -61,8 +69,10 @@ const BlockActions = z.object({
 
 const ViewSubmission = z.object({
   type: z.literal('view_submission'),
+  team: Team,
   user: User,
   view: z.object({
+    team_id: z.string().optional(),
     callback_id: z.string(),
     private_metadata: z.string(),
     state: z
@@ -93,8 +103,17 @@ function describeDecided(a: ApprovalView): string {
   }
 }
 
+/** The workspace a payload comes from, as Slack names it. */
+function teamOf(p: z.infer<typeof Payload>): string | undefined {
+  return p.team?.id ?? p.user.team_id ?? (p.type === 'view_submission' ? p.view.team_id : undefined);
+}
+
 export function slackInteractions(deps: InteractionDeps) {
   const app = new Hono();
+  if (deps.signingSecret && !deps.teamId) {
+    // Said once, at boot: the signing secret is per app, and one app can be installed in many workspaces.
+    deps.log.warn('SLACK_TEAM_ID is not set: Slack interactions from any workspace with a valid signature are accepted');
+  }
 
   /**
    * Slack user → approver identity: the approver record with this Slack user
@@ -271,7 +290,24 @@ export function slackInteractions(deps: InteractionDeps) {
     }
     const p = Payload.safeParse(json);
     if (!p.success) throw invalid(p.error);
-    return p.data.type === 'block_actions' ? handleAction(c, p.data) : handleSubmission(c, p.data);
+    if (deps.teamId) {
+      const team = teamOf(p.data);
+      if (team !== deps.teamId) {
+        throw new AppError('forbidden', `this server accepts Slack interactions from workspace ${deps.teamId} only (this one is from ${team ?? 'no named workspace'})`, { team_id: team ?? null });
+      }
+    }
+    // Last, so only a request we would act on is remembered.
+    const signature = c.req.header('x-slack-signature')!;
+    if ((await deps.replay?.claim(signature)) === 'replayed') {
+      throw new AppError('request_replayed', 'this signed Slack request was already received; a replay is refused');
+    }
+    try {
+      return await (p.data.type === 'block_actions' ? handleAction(c, p.data) : handleSubmission(c, p.data));
+    } catch (err) {
+      // Failed on our side (not the request's fault): let the same request be sent again.
+      if (!(err instanceof AppError) || err.status >= 500) await deps.replay?.forget(signature);
+      throw err;
+    }
   });
 
   return app;

@@ -242,6 +242,14 @@ describe('params JSON cannot carry are refused before any request', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("the server's refusals of a NUL character and of nesting past 64 levels are InvalidRequest, sent once, never opened", async () => {
+    const { hp, calls } = counted({ failOpen: true });
+    const deep = (d: number): unknown => (d === 0 ? 1 : { a: deep(d - 1) });
+    await expect(hp.guard('payment.send', { idempotencyKey: key('nul'), params: { memo: 'a\u0000b' } })).rejects.toMatchObject({ name: 'InvalidRequest', code: 'invalid_text', details: { path: 'params.memo' } });
+    await expect(hp.check('payment.send', { params: deep(100) as Record<string, unknown> })).rejects.toMatchObject({ name: 'InvalidRequest', code: 'too_deep' });
+    expect(calls).toHaveLength(2);
+  });
+
   it('context and the other fields are checked too', async () => {
     const { hp, calls } = counted({ failOpen: true });
     await expect(hp.check('email.send', { context: { user: 10n } })).rejects.toMatchObject({ name: 'InvalidRequest', details: { path: 'context.user' } });

@@ -6,6 +6,8 @@ import { blockActionPayload, slackInteractionRequest, slackSignature, startFakeS
 import { startReceiver, waitFor } from '../helpers/receiver.ts';
 import { createWorkerConnection } from '../../src/queue/connection.ts';
 import { startWorkers } from '../../workers/main.ts';
+import { createApp } from '../../src/api/app.ts';
+import { createLogger } from '../../src/log.ts';
 
 const SECRET = 'test-signing-secret';
 let h: Harness;
@@ -328,5 +330,78 @@ describe('request verification and bad payloads', () => {
     expect(notUuid.status).toBe(400);
     expect((await status(a.id)).status).toBe('pending');
     expect(await eventsOf(a.id)).toEqual(['requested']);
+  });
+});
+
+describe('replays and foreign workspaces', () => {
+  /** Sends exactly these bytes and headers (a captured request, sent again). */
+  async function send(req: { body: string; headers: Record<string, string> }, app: { request: typeof h.app.request } = h.app) {
+    const res = await app.request('/slack/interactions', { method: 'POST', headers: req.headers, body: req.body });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+
+  it('a signed request sent again inside the 5-minute window is refused (409 request_replayed) and acted on once', async () => {
+    const a = await park('wire.replayed');
+    const req = slackInteractionRequest(SECRET, blockActionPayload({ approvalId: a.id, actionId: 'holdpoint_approve', userId: 'UALICE', channel: 'CAPPROVALS' }));
+    expect((await send(req)).status).toBe(200);
+    const again = await send(req);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('request_replayed');
+    // A fresh click by someone else (new bytes, new signature) still counts: the quorum of two is met.
+    expect((await click(a.id, 'holdpoint_approve', 'UBOB')).status).toBe(200);
+    const s = await status(a.id);
+    expect(s.status).toBe('approved');
+    expect(s.votes.map((v: { approver: string }) => v.approver).sort()).toEqual(['alice', 'bob']);
+  });
+
+  it('a replayed reject modal submission is refused too', async () => {
+    const a = await park();
+    const req = slackInteractionRequest(SECRET, viewSubmissionPayload({ approvalId: a.id, userId: 'UALICE', reason: 'no' }));
+    expect((await send(req)).status).toBe(200);
+    expect((await send(req)).status).toBe(409);
+    expect((await status(a.id)).status).toBe('rejected');
+  });
+
+  describe('with SLACK_TEAM_ID set', () => {
+    let app: ReturnType<typeof createApp>;
+    beforeAll(() => {
+      app = createApp({ ...h.rt, config: { ...h.rt.config, SLACK_TEAM_ID: 'T1' } });
+    });
+
+    it('a correctly signed click from another workspace is refused with 403 and changes nothing', async () => {
+      const a = await park();
+      const payload = { ...blockActionPayload({ approvalId: a.id, actionId: 'holdpoint_approve', userId: 'UALICE' }), team: { id: 'T2OTHER', domain: 'elsewhere' } };
+      const r = await send(slackInteractionRequest(SECRET, payload), app);
+      expect(r.status).toBe(403);
+      expect(r.body.error.code).toBe('forbidden');
+      expect(r.body.error.details.team_id).toBe('T2OTHER');
+      const noTeam = await send(slackInteractionRequest(SECRET, { ...payload, team: null, user: { id: 'UALICE' } }), app);
+      expect(noTeam.status).toBe(403);
+      expect(noTeam.body.error.details.team_id).toBe(null);
+      const sub = await send(slackInteractionRequest(SECRET, { ...viewSubmissionPayload({ approvalId: a.id, userId: 'UALICE' }), team: { id: 'T2OTHER' } }), app);
+      expect(sub.status).toBe(403);
+      expect((await status(a.id)).status).toBe('pending');
+      expect(await eventsOf(a.id)).toEqual(['requested']);
+    });
+
+    it('the configured workspace is accepted, including an org-wide install that names it only on the user', async () => {
+      const a = await park();
+      const payload = { ...blockActionPayload({ approvalId: a.id, actionId: 'holdpoint_approve', userId: 'UALICE' }) } as Record<string, unknown>;
+      const r = await send(slackInteractionRequest(SECRET, { ...payload, team: null, user: { ...(payload.user as object), team_id: 'T1' } }), app);
+      expect(r.status).toBe(200);
+      expect((await status(a.id)).status).toBe('approved');
+    });
+  });
+
+  it('with SLACK_TEAM_ID unset, building the app says once that any workspace with the signing secret is accepted', () => {
+    const lines: string[] = [];
+    createApp({ ...h.rt, log: createLogger('info', {}, (l) => lines.push(l)) });
+    const warned = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => /SLACK_TEAM_ID/.test(l.msg));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.level).toBe('warn');
+    const quiet: string[] = [];
+    createApp({ ...h.rt, config: { ...h.rt.config, SLACK_TEAM_ID: 'T1' }, log: createLogger('info', {}, (l) => quiet.push(l)) });
+    expect(quiet.filter((l) => /SLACK_TEAM_ID/.test(l))).toEqual([]);
   });
 });

@@ -14,7 +14,8 @@ import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../errors.ts';
 import { allow } from '../middleware/auth.ts';
-import { IdParam, Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
+import { jsonProblem, jsonProblemError } from '../middleware/finite-numbers.ts';
+import { IdParam, Ident, JsonObject, PG_INT_MAX, QueryInt, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
 
 const any = z.object({}).passthrough();
 
@@ -59,7 +60,7 @@ const POLICY_TYPES = ['application/json', 'application/yaml', 'application/x-yam
 const getPolicy = createRoute({
   method: 'get',
   path: '/v1/policy',
-  request: { query: z.object({ version: z.coerce.number().int().min(1).optional() }) },
+  request: { query: z.object({ version: QueryInt(1, PG_INT_MAX).optional() }) },
   responses: { 200: jsonResponse(any), ...errorResponses(401, 403, 404) },
 });
 const policyVersions = createRoute({
@@ -85,8 +86,8 @@ const testPolicy = createRoute({
         request: z.strictObject({
           action: Ident(200),
           agent_id: Ident(200).default('default'),
-          params: z.record(z.string(), z.unknown()).default({}),
-          context: z.record(z.string(), z.unknown()).default({}),
+          params: JsonObject.default({}),
+          context: JsonObject.default({}),
           cost_usd: z.number().min(0).max(1e9).optional(),
         }),
       }),
@@ -154,7 +155,7 @@ const listDeliveries = createRoute({
     query: z.object({
       status: z.enum(['pending', 'delivered', 'failed', 'dead']).optional(),
       event_id: z.string().uuid().optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
+      limit: QueryInt(1, 200).default(50),
     }),
   },
   responses: { 200: jsonResponse(any), ...errorResponses(400, 401, 403) },
@@ -209,7 +210,11 @@ export function adminRoutes(deps: AppDeps) {
     }
     const text = await c.req.text();
     if (!text.trim()) throw new AppError('validation_failed', 'policy body is empty');
+    if (text.includes('\u0000')) throw jsonProblemError({ code: 'invalid_text', path: [] });
     const doc = parsePolicySource(text, ct);
+    // YAML bodies miss the JSON body walk; YAML's "\0" escape is a NUL too.
+    const problem = jsonProblem(doc);
+    if (problem) throw jsonProblemError(problem);
     const saved = await deps.policies.set(auth.tenant_id, doc, text, `key:${auth.key_prefix}`);
     return c.json(saved, 200);
   });

@@ -9,7 +9,7 @@ import { validationHook } from '../errors.ts';
 import { resolveVoter } from '../../identities/voter.ts';
 import { allow } from '../middleware/auth.ts';
 import { parseLastEventId, takeOpenSlot, tenantStream } from '../stream.ts';
-import { ApprovalSchema, IdParam, Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
+import { ApprovalSchema, IdParam, Ident, QueryInt, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
 
 const EventSchema = z.object({
   id: z.string(),
@@ -51,7 +51,7 @@ const list = createRoute({
       action: Ident().optional(),
       agent_id: Ident().optional(),
       cursor: z.string().max(200).optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
+      limit: QueryInt(1, 200).default(50),
     }),
   },
   responses: {

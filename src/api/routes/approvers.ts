@@ -6,7 +6,7 @@ import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../errors.ts';
 import { allow } from '../middleware/auth.ts';
-import { errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
+import { Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
 
 const ApproverSchema = z
   .object({
@@ -40,7 +40,8 @@ const remove = createRoute({
   method: 'delete',
   path: '/v1/approvers/{name}',
   summary: 'Remove an approver; every key bound to them is revoked',
-  request: { params: z.object({ name: z.string().min(1).max(200) }) },
+  // Ident: no control characters (no approver name has one, and Postgres cannot compare a NUL).
+  request: { params: z.object({ name: Ident(200) }) },
   responses: { 200: jsonResponse(z.object({ approver: ApproverSchema, revoked_keys: z.number().int() })), ...errorResponses(400, 401, 403, 404) },
 });
 

@@ -9,7 +9,7 @@ import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../errors.ts';
 import { allow } from '../middleware/auth.ts';
-import { Ident, errorResponses, jsonResponse } from '../schemas.ts';
+import { Ident, QueryInt, errorResponses, jsonResponse } from '../schemas.ts';
 
 const Out = z.object({}).passthrough();
 
@@ -28,7 +28,7 @@ export function decisionRoutes(deps: AppDeps) {
           decision: z.enum(['allow', 'modify', 'deny', 'require_approval']).optional(),
           since: z.string().datetime({ offset: true }).optional(),
           cursor: z.string().max(200).optional(),
-          limit: z.coerce.number().int().min(1).max(200).default(50),
+          limit: QueryInt(1, 200).default(50),
         }),
       },
       responses: { 200: jsonResponse(Out), ...errorResponses(400, 401, 403) },

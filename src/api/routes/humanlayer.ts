@@ -5,6 +5,7 @@
 // decided like any other, Slack included; a contact request is a question with
 // one typed answer. Bearer keys are Holdpoint keys.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { ApprovalView } from '../../approvals/render.ts';
 import { getDecisionByKey } from '../../db/decisions.ts';
 import type { QuestionRow } from '../../db/questions.ts';
@@ -14,9 +15,10 @@ import type { AppEnv, Auth } from '../env.ts';
 import { validationHook } from '../errors.ts';
 import { allow } from '../middleware/auth.ts';
 import { ownVoter } from '../../identities/voter.ts';
-import { Ident, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
+import { Ident, JsonObject, errorResponses, jsonBody, jsonResponse } from '../schemas.ts';
 
-const anyObject = z.record(z.string(), z.unknown());
+// Kept exactly as sent ("__proto__" included): kwargs become the approval's params.
+const anyObject = JsonObject;
 
 const Channel = z
   .object({ slack: z.object({ channel_or_user_id: z.string().min(1).max(200) }).passthrough().nullish() })
@@ -114,6 +116,15 @@ export function toHumanContact(q: QuestionRow) {
   };
 }
 
+/**
+ * The `spec` exactly as the agent sent it, once the body has validated. zod
+ * builds passthrough objects by assignment, so a "__proto__" key would become
+ * a prototype and vanish; JSON.parse (cached by Hono) keeps it as a plain key.
+ */
+async function sentSpec(c: Context): Promise<Record<string, unknown>> {
+  return ((await c.req.json()) as { spec: Record<string, unknown> }).spec;
+}
+
 // A response is the authenticated key's vote (its bound approver, else key:<prefix>): never a name in the body.
 const approverFor = (auth: Auth) => ownVoter(auth).approver;
 
@@ -152,7 +163,9 @@ export function humanlayerRoutes(deps: AppDeps) {
       const auth = c.get('auth');
       allow(auth, 'agent');
       const body = c.req.valid('json');
-      const { fn, kwargs, ...rest } = body.spec;
+      const { fn, kwargs } = body.spec;
+      // The rest of the spec as sent: it validated, but zod's passthrough copy drops a "__proto__" key.
+      const { fn: _fn, kwargs: _kwargs, ...rest } = await sentSpec(c);
       await deps.service.guard(auth.tenant_id, {
         action: fn,
         agent_id: body.run_id,
@@ -221,7 +234,7 @@ export function humanlayerRoutes(deps: AppDeps) {
         call_id: body.call_id,
         run_id: body.run_id,
         msg: body.spec.msg,
-        spec: body.spec,
+        spec: await sentSpec(c),
         slack_channel: body.spec.channel?.slack?.channel_or_user_id ?? null,
       });
       return c.json(toHumanContact(q), 200);
