@@ -2,6 +2,7 @@
 // a per-file BullMQ prefix under the run's prefix (every queue obliterated and
 // every key under it deleted afterwards).
 import { randomBytes } from 'node:crypto';
+import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from '../../src/api/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { ROLES, insertKey } from '../../src/db/keys.ts';
@@ -96,9 +97,18 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
     return r.body;
   }
 
+  let server: ServerType | undefined;
+  /** Serves the app on a free loopback port (once; closed by close()) and returns its base URL. */
+  async function listen(): Promise<string> {
+    return new Promise<string>((resolve) => {
+      server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
+    });
+  }
+
   return {
     app,
     rt,
+    listen,
     config,
     prefix,
     workers,
@@ -107,6 +117,7 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
     as,
     setPolicy,
     async close() {
+      if (server) await new Promise<void>((r) => server!.close(() => r()));
       await workers?.close(5_000);
       workerConn?.disconnect();
       const { expire, deliver, reconcile, chain, slack } = rt.queues;

@@ -2,7 +2,6 @@
 // app served on a loopback port with examples/policy.yaml; approvals are
 // decided through the API while the example waits, and the assertions are on
 // what it prints and how it exits.
-import { serve, type ServerType } from '@hono/node-server';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,20 +15,16 @@ import { waitFor } from '../helpers/receiver.ts';
 
 let h: Harness;
 let t: TenantKeys;
-let server: ServerType;
 let base: string;
 
 beforeAll(async () => {
   h = await createHarness({ workers: true });
   t = await h.tenant();
   await h.setPolicy(t, YAML.parse(readFileSync(path.join(ROOT, 'examples/policy.yaml'), 'utf8')));
-  base = await new Promise<string>((resolve) => {
-    server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
-  });
+  base = await h.listen();
 });
 
 afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
   await h.close();
 });
 

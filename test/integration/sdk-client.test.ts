@@ -1,6 +1,5 @@
 // The SDK against the real app served on a loopback port: every call goes over
 // HTTP to the real routes, services, Postgres and workers. Nothing is mocked.
-import { serve, type ServerType } from '@hono/node-server';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +23,6 @@ import { waitFor } from '../helpers/receiver.ts';
 
 let h: Harness;
 let t: TenantKeys;
-let server: ServerType;
 let base: string;
 let n = 0;
 const key = (what: string) => `sdk-${what}-${++n}`;
@@ -43,13 +41,10 @@ beforeAll(async () => {
   h = await createHarness({ workers: true });
   t = await h.tenant();
   await h.setPolicy(t, POLICY);
-  base = await new Promise<string>((resolve) => {
-    server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
-  });
+  base = await h.listen();
 });
 
 afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
   await h.close();
 });
 

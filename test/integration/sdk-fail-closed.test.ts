@@ -4,7 +4,6 @@
 // that JSON cannot carry — throws, and never turns into a permit. Against the
 // real app on a loopback port, with small loopback servers standing in for
 // what sits between the SDK and Holdpoint.
-import { serve, type ServerType } from '@hono/node-server';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +24,6 @@ import { freePort } from '../helpers/processes.ts';
 
 let h: Harness;
 let t: TenantKeys;
-let server: ServerType;
 let base: string;
 let n = 0;
 const key = (what: string) => `fc-${what}-${++n}`;
@@ -42,13 +40,10 @@ beforeAll(async () => {
   h = await createHarness();
   t = await h.tenant();
   await h.setPolicy(t, POLICY);
-  base = await new Promise<string>((resolve) => {
-    server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
-  });
+  base = await h.listen();
 });
 
 afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
   await h.close();
 });
 

@@ -1,7 +1,6 @@
 // The framework wrappers against the real app served on a loopback port: the
 // OpenAI tool-call helpers and the Vercel AI SDK tool-set wrapper, built with
 // the real `ai` package's `tool()` (no model is ever called).
-import { serve, type ServerType } from '@hono/node-server';
 import { jsonSchema, tool, type ToolSet } from 'ai';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
@@ -11,7 +10,6 @@ import { waitFor } from '../helpers/receiver.ts';
 
 let h: Harness;
 let t: TenantKeys;
-let server: ServerType;
 let hp: Holdpoint;
 let n = 0;
 const callId = (what: string) => `call_${what}_${++n}`;
@@ -29,14 +27,11 @@ beforeAll(async () => {
   h = await createHarness({ workers: true });
   t = await h.tenant();
   await h.setPolicy(t, POLICY);
-  const base = await new Promise<string>((resolve) => {
-    server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
-  });
+  const base = await h.listen();
   hp = new Holdpoint({ baseUrl: base, apiKey: t.agent, agentId: 'tool-bot', retryDelayMs: 20 });
 });
 
 afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
   await h.close();
 });
 

@@ -2,7 +2,6 @@
 // on the server's redacted params, never on the caller's originals — through
 // check, guard, withGuard, guarded and the framework wrappers. Against the real
 // app with a sensitive_data guard (on_finding: redact, the default).
-import { serve, type ServerType } from '@hono/node-server';
 import { tool } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -12,7 +11,6 @@ import { waitFor } from '../helpers/receiver.ts';
 
 let h: Harness;
 let t: TenantKeys;
-let server: ServerType;
 let base: string;
 let n = 0;
 const key = (what: string) => `mod-${what}-${++n}`;
@@ -28,13 +26,10 @@ beforeAll(async () => {
   h = await createHarness({ workers: true });
   t = await h.tenant();
   await h.setPolicy(t, POLICY);
-  base = await new Promise<string>((resolve) => {
-    server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
-  });
+  base = await h.listen();
 });
 
 afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
   await h.close();
 });
 
