@@ -73,8 +73,9 @@ async function assertAllExpiredOnTime(ids: string[]) {
   expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
   const lateness = rows.map((r) => r.decided_at!.getTime() - r.expires_at.getTime());
   expect(Math.min(...lateness)).toBeGreaterThanOrEqual(0);
-  // "On time" for a deadline that fell while nothing ran means: right after the restart.
-  expect(Math.max(...lateness)).toBeLessThan(5_000);
+  // "On time" for a deadline that fell while nothing ran means: right after the restart. The
+  // lateness includes the rest of the downtime and a boot (tsx compiling on a loaded 2-core box).
+  expect(Math.max(...lateness)).toBeLessThan(10_000);
 
   const expired = await waitFor(() => {
     const got = recv.received.filter((r) => r.json.type === 'approval.expired');

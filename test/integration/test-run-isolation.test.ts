@@ -45,12 +45,13 @@ describe('a test run on a shared server', () => {
   });
 
   it('two runs set up at once get their own template and prefix; tearing one down removes all of its databases and keys and nothing of the other', async () => {
-    const provided: TestRun[] = [];
-    const fake = () => ({ provide: (_key: 'holdpointTestRun', run: TestRun) => void provided.push(run) });
-    const [endA, endB] = await Promise.all([setup(fake() as never), setup(fake() as never)]);
+    // Each setup gets its own context, so a run is paired with its own teardown whichever finishes first.
+    const provided: (TestRun | undefined)[] = [undefined, undefined];
+    const fake = (i: number) => ({ provide: (_key: 'holdpointTestRun', run: TestRun) => void (provided[i] = run) });
+    const [endA, endB] = await Promise.all([setup(fake(0) as never), setup(fake(1) as never)]);
     expect(typeof endA).toBe('function');
     expect(typeof endB).toBe('function');
-    expect(provided).toHaveLength(2);
+    expect(provided.filter(Boolean)).toHaveLength(2);
     const [a, b] = provided as [TestRun, TestRun];
     expect(a.template).not.toBe(b.template);
     expect(a.prefix).not.toBe(b.prefix);
