@@ -24,6 +24,8 @@ from ._json import dumps, loads, snapshot
 from .errors import AuthError, ConnectionError, HoldpointError, InvalidRequest, ServerError
 
 log = logging.getLogger("holdpoint")
+# A library logs; the application decides where that goes.
+log.addHandler(logging.NullHandler())
 
 VERSION = "0.1.0"
 USER_AGENT = f"holdpoint-python/{VERSION}"
