@@ -54,6 +54,7 @@ POLICY: Dict[str, Any] = {
             "reason": "Payments over 1000 need a human",
         },
         {"name": "deploys", "match": {"action": "deploy.*"}, "decision": "require_approval", "reason": "Deploys need a human"},
+        {"name": "deletes", "match": {"action": "database.delete"}, "decision": "require_approval", "reason": "Deleting rows needs a human"},
         {
             "name": "quick-expiry",
             "match": {"action": "quick.*"},
