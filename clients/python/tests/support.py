@@ -282,6 +282,7 @@ class Server:
                     r.close()
             except OSError:
                 pass
+        self.log.close()
         try:
             os.unlink(self.log.name)
         except OSError:
