@@ -34,7 +34,8 @@ class Example:
             env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for line in self.proc.stdout:
@@ -51,6 +52,7 @@ class Example:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
+        self.reader.join(10)
         self.proc.stdout.close()
 
 
