@@ -288,5 +288,6 @@ class AsyncGuard:
 
     async def __aexit__(self, et: Optional[Type[BaseException]], ev: Optional[BaseException], tb: Optional[TracebackType]) -> bool:
         if self.permit is not None:
-            await finish_async(self.permit, (ev if ev is not None else et()) if et is not None else None)
+            # The with statement always passes the exception instance; None means the block ended normally.
+            await finish_async(self.permit, ev if et is not None else None)
         return False

@@ -272,5 +272,6 @@ class Guard:
 
     def __exit__(self, et: Optional[Type[BaseException]], ev: Optional[BaseException], tb: Optional[TracebackType]) -> bool:
         if self.permit is not None:
-            finish(self.permit, (ev if ev is not None else et()) if et is not None else None)
+            # The with statement always passes the exception instance; None means the block ended normally.
+            finish(self.permit, ev if et is not None else None)
         return False
