@@ -77,8 +77,19 @@ class HoldpointError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> Any:
+        # Every field survives a pickle (multiprocessing, concurrent.futures), whatever the subclass's constructor takes.
+        return (_restore, (type(self), self.args, self.__dict__.copy()))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, status={self.status!r})"
+
+
+def _restore(cls: type, args: tuple, state: Dict[str, Any]) -> "HoldpointError":
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
 
 
 class AuthError(HoldpointError):
