@@ -74,7 +74,8 @@ POLICY: Dict[str, Any] = {
 
 
 def _pdeathsig() -> None:
-    """In the child before exec: die with the parent (Linux), so no server outlives a killed test run."""
+    """In the child before exec: die with the parent (Linux), so no server outlives a killed test run.
+    The signal follows the *thread* that spawned the child, so servers are started from the main thread."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
