@@ -12,7 +12,7 @@ import time
 from typing import Any, Dict, List, Optional, Union
 
 from ._json import jsonable_error, snapshot, stable
-from ._wire import Flow, Sleep, approval_path, backoff, by_key, is_outage, log, request
+from ._wire import Config, Flow, Sleep, approval_path, backoff, by_key, is_outage, log, request
 from .errors import (
     ActionClaimed,
     ActionDenied,
@@ -23,9 +23,9 @@ from .errors import (
     HoldpointError,
     InvalidRequest,
     ServerError,
+    parse_time,
 )
 from .types import Decision, Grant
-from ._wire import Config
 
 #: How long past an approval's deadline ``wait=True`` keeps listening for the expiry to land.
 DEADLINE_MARGIN_S = 10.0
@@ -180,8 +180,6 @@ def guard(
 
 def _deadline_of(approval: Dict[str, Any]) -> float:
     """The approval's expiry (plus a margin for the expiry to land) on the monotonic clock."""
-    from .errors import parse_time
-
     expires = parse_time(approval.get("expires_at"))
     left = (expires.timestamp() - time.time()) if expires else 0.0
     return time.monotonic() + left + DEADLINE_MARGIN_S

@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterable, Optional, Type, Union
 
 from . import _flows
 from ._config import make_config
-from ._wire import Attempt, Config, Flow, Response, Sleep, Unreachable, unreachable_message
+from ._wire import Attempt, Config, Flow, Response, Sleep, Unreachable, approval_path, by_key, unreachable_message
 from .permit import Permit, finish
 from .types import Approval, Decision
 
@@ -231,14 +231,10 @@ class HoldpointClient:
 
     def get_approval(self, approval_id: str) -> Approval:
         """``GET /v1/approvals/{id}``."""
-        from ._wire import approval_path
-
         return self._run(_flows.get(self._cfg, approval_path(approval_id)))
 
     def get_approval_by_key(self, idempotency_key: str) -> Approval:
         """The approval for an idempotency key, as it is now."""
-        from ._wire import by_key
-
         return self._run(_flows.get(self._cfg, by_key(idempotency_key)))
 
     def cancel(self, id_or_key: str, reason: Optional[str] = None) -> Approval:
