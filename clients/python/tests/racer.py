@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from holdpoint import ActionClaimed, HoldpointClient  # noqa: E402
 
 client = HoldpointClient(os.environ["HOLDPOINT_API_KEY"], base_url=os.environ["HOLDPOINT_URL"], agent_id="racer")
+print("ASKING", flush=True)
 try:
     with client.guard("payment.send", {"amount": 9000, "to": "acct_race"}, os.environ["RACE_KEY"], wait=60) as permit:
         with open(os.environ["RACE_LOG"], "a") as log:

@@ -27,8 +27,10 @@ class Race(unittest.TestCase):
             racer = os.path.join(support.HERE, "racer.py")
             procs = [subprocess.Popen([sys.executable, racer], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
             try:
+                # Both have started asking before anyone decides, so both are waiting on the key.
+                self.assertEqual([p.stdout.readline().strip() for p in procs], ["ASKING", "ASKING"])
                 a = hp.wait_parked(key)
-                time.sleep(1.0)  # both are long-polling by now
+                time.sleep(1.0)
                 self.assertTrue(all(p.poll() is None for p in procs), "both racers must still be waiting")
                 hp.decide(a["id"], "approve", "alice")
                 outs = sorted(p.communicate(timeout=60)[0].strip() for p in procs)
