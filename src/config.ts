@@ -128,3 +128,13 @@ export function maskUrl(url: string): string {
     return '<unparseable url>';
   }
 }
+
+/**
+ * What `holdpoint mcp-proxy` reads from the environment (flags win). The
+ * server's configuration is not loaded for it: the proxy runs beside an
+ * agent, not beside Postgres.
+ */
+export function loadMcpProxyEnv(env: Record<string, string | undefined> = process.env): { url?: string; key?: string; agentId?: string } {
+  const get = (name: string) => (env[name] ? env[name] : undefined);
+  return { url: get('HOLDPOINT_URL'), key: get('HOLDPOINT_API_KEY'), agentId: get('HOLDPOINT_AGENT_ID') };
+}
