@@ -185,7 +185,9 @@ export function createRelay(o: RelayOptions) {
   const close = async () => {
     if (closed) return;
     closed = true;
-    for (const h of calls.values()) h.abort.abort();
+    // A call already forwarded will get no answer now: it is reported as failed, not left to its lease.
+    for (const f of forwarded.values()) f.reject(new UpstreamError({ code: -32603, message: 'the connection to the upstream server closed before it answered' }));
+    for (const [k, h] of calls) if (!forwarded.has(k)) h.abort.abort();
     await Promise.allSettled([client.close(), upstream.close()]);
   };
   client.onclose = () => void close();

@@ -227,6 +227,22 @@ describe('MCP gateway over stdio (filesystem server)', () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  it('the same request id and arguments after the retry window are a new call: a new approval, not the old result', async () => {
+    const file = join(dir, 'twice.txt');
+    const args = { path: file, content: 'again' };
+    const first = await fsOverStdio(['--retry-window', '1']);
+    const one = await heldCall(first.client, 'write_file', args, (id) => decide(id, 'approve').then(() => undefined));
+    expect(readFileSync(file, 'utf8')).toBe('again');
+    await waitFor(async () => (await approval(one.approvalId)).status === 'completed', { what: 'completed' });
+    rmSync(file);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const second = await fsOverStdio(['--retry-window', '1']);
+    const two = await heldCall(second.client, 'write_file', args, (id) => decide(id, 'approve').then(() => undefined));
+    expect(two.approvalId).not.toBe(one.approvalId);
+    expect((await approval(two.approvalId)).idempotency_key).toBe(`${(await approval(one.approvalId)).idempotency_key}-g1`);
+    expect(readFileSync(file, 'utf8')).toBe('again');
+  });
+
   it('never hands Holdpoint\'s key to the server it guards (key and URL from the environment)', async () => {
     const c = await stdioClient(['--server-name', 'everything', '--', EVERYTHING_SERVER, 'stdio'], { HOLDPOINT_URL: hp.base, HOLDPOINT_API_KEY: t.agent });
     cleanup.push(() => c.client.close());
