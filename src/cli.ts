@@ -552,7 +552,7 @@ async function mcpProxy(args: string[]): Promise<number> {
     throw new UsageError(`mcp-proxy: ${parsed.error.issues.map((i) => `${flag[String(i.path[0])] ?? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`}: ${i.message}`).join('; ')}`);
   }
   try {
-    await runMcpProxy(parsed.data, process.env, (line) => process.stderr.write(`holdpoint mcp-proxy: ${line}\n`));
+    await runMcpProxy(parsed.data, env.serverEnv, (line) => process.stderr.write(`holdpoint mcp-proxy: ${line}\n`));
   } catch (err) {
     if (err instanceof McpProxyError) throw new BootError(err.message);
     throw err;

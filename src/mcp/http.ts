@@ -19,7 +19,7 @@ export interface HttpFrontOptions {
   gate: Gate;
   serverName: (serverInfoName: string | undefined) => string;
   hideDenied: boolean;
-  env: NodeJS.ProcessEnv;
+  env: Record<string, string>;
   log: (line: string) => void;
 }
 

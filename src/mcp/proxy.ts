@@ -54,10 +54,10 @@ async function checkHoldpoint(hp: Holdpoint, url: string): Promise<void> {
 
 /**
  * Runs the proxy until the client goes away (stdio) or the process is
- * signalled (HTTP). `log` writes the proxy's own lines (never to stdout in
+ * signalled (HTTP). `serverEnv` is what an upstream command is started with. `log` writes the proxy's own lines (never to stdout in
  * stdio mode: that is the MCP channel).
  */
-export async function runMcpProxy(o: McpProxyOptions, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
+export async function runMcpProxy(o: McpProxyOptions, serverEnv: Record<string, string>, log: (line: string) => void): Promise<void> {
   let hp: Holdpoint;
   try {
     hp = new Holdpoint({ baseUrl: o.url, apiKey: o.key, agentId: o.agentId, retries: 2 });
@@ -81,7 +81,7 @@ export async function runMcpProxy(o: McpProxyOptions, env: NodeJS.ProcessEnv, lo
     leaseSeconds: o.leaseSeconds,
   });
   const serverName = (fromServer: string | undefined) => o.serverName ?? serverNameOf(fromServer ?? 'server');
-  const common = { upstream, gate, serverName, hideDenied: o.hideDenied, env, log };
+  const common = { upstream, gate, serverName, hideDenied: o.hideDenied, env: serverEnv, log };
 
   if (!o.listen) {
     try {

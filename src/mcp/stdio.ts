@@ -12,7 +12,7 @@ export interface StdioFrontOptions {
   gate: Gate;
   serverName: (serverInfoName: string | undefined) => string;
   hideDenied: boolean;
-  env: NodeJS.ProcessEnv;
+  env: Record<string, string>;
   log: (line: string) => void;
 }
 

@@ -14,7 +14,7 @@ export class UpstreamUnavailable extends Error {}
  * The child's environment: the proxy's, minus Holdpoint's own credentials —
  * the server being guarded has no business holding the key that guards it.
  */
-export function childEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+export function childEnv(env: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith('HOLDPOINT_')) out[k] = v;
   return out;
@@ -25,7 +25,7 @@ export function describeUpstream(u: UpstreamSpec): string {
 }
 
 /** A started transport to the upstream (for a command: the child is running). */
-export async function openUpstream(u: UpstreamSpec, env: NodeJS.ProcessEnv): Promise<Transport> {
+export async function openUpstream(u: UpstreamSpec, env: Record<string, string>): Promise<Transport> {
   if (u.kind === 'http') return new StreamableHTTPClientTransport(u.url);
   const t = new StdioClientTransport({ command: u.command, args: u.args, env: childEnv(env), stderr: 'inherit' });
   try {
