@@ -253,18 +253,25 @@ describe('MCP gateway over stdio (filesystem server)', () => {
     expect(textOf(r)).not.toContain('HOLDPOINT_');
   });
 
-  it('a refused key or an unreachable upstream is one line on stderr and exit 1', async () => {
+  it('a refused key is one line on stderr and exit 1', async () => {
     const badKey = await runCli(['mcp-proxy', '--url', hp.base, '--key', 'hp_agent_nope', '--', FS_SERVER, dir], {});
     expect(badKey.code).toBe(1);
     expect(badKey.stderr.trim().split('\n')).toHaveLength(1);
     expect(badKey.stderr).toMatch(/refused the key/);
+  });
+
+  it('an unreachable HTTP upstream is one line on stderr and exit 1', async () => {
     const port = await freePort();
     const badUpstream = await runCli(['mcp-proxy', '--url', hp.base, '--key', t.agent, '--upstream', `http://127.0.0.1:${port}/mcp`, '--listen', '127.0.0.1:0'], {});
     expect(badUpstream.code).toBe(1);
     expect(badUpstream.stderr.trim().split('\n')).toHaveLength(1);
     expect(badUpstream.stderr).toMatch(/cannot reach the upstream MCP server at http:\/\/127\.0\.0\.1:\d+\/mcp/);
+  });
+
+  it('a server command that does not exist is one line on stderr and exit 1', async () => {
     const badCommand = await runCli(['mcp-proxy', '--url', hp.base, '--key', t.agent, '--', '/no/such/server'], {});
     expect(badCommand.code).toBe(1);
+    expect(badCommand.stderr.trim().split('\n')).toHaveLength(1);
     expect(badCommand.stderr).toMatch(/cannot start the upstream server `\/no\/such\/server`: no such command/);
   });
 });
