@@ -33,6 +33,7 @@ const POLICY = {
     { name: 'writes-need-a-human', match: { action: 'mcp.fs.write_file' }, decision: 'require_approval', reason: 'Writes need a human', approval: { timeout_seconds: 300 } },
     { name: 'no-moves', match: { action: 'mcp.fs.move_file' }, decision: 'deny', reason: 'Moving files is not allowed' },
     { name: 'no-sums', match: { action: 'mcp.everything.get-sum' }, decision: 'deny', reason: 'No arithmetic today' },
+    { name: 'long-jobs', match: { action: 'mcp.everything.trigger-long-running-operation' }, decision: 'require_approval', reason: 'Long jobs need a human', approval: { timeout_seconds: 300 } },
   ],
 };
 
@@ -301,6 +302,29 @@ describe('MCP gateway over Streamable HTTP', () => {
     // Everything else passes through: prompts and resources.
     expect((await client.listPrompts()).prompts.length).toBeGreaterThan(0);
     expect((await client.listResources()).resources.length).toBeGreaterThan(0);
+  });
+
+  it('HTTP to HTTP: progress keeps increasing from the hold into the server\'s own progress for the approved call', async () => {
+    const proxy = await httpProxy(['--url', hp.base, '--key', t.agent, '--server-name', 'everything', '--progress-interval', '0.3', '--upstream', upstream.url]);
+    cleanup.push(() => proxy.proc.kill('SIGTERM'));
+    const client = await proxy.connect();
+    cleanup.push(() => client.close());
+    const progress: { progress: number; message?: string }[] = [];
+    const call = client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 3 } }, undefined, {
+      onprogress: (p) => void progress.push(p),
+      resetTimeoutOnProgress: true,
+      timeout: 5_000,
+    });
+    const id = await waitFor(() => approvalIdIn(progress[0]?.message), { what: 'the hold', timeout: 20_000 });
+    await waitFor(() => progress.length >= 2, { what: 'progress during the hold' });
+    await decide(id, 'approve');
+    const r = await call;
+    expect(r.isError).toBeFalsy();
+    const held = progress.filter((p) => approvalIdIn(p.message)).length;
+    expect(progress.length - held).toBe(3); // the server's three steps came through after the hold's
+    const values = progress.map((p) => p.progress);
+    expect(values).toEqual([...values].sort((a, b) => a - b));
+    expect(new Set(values).size).toBe(values.length);
   });
 
   it('HTTP front, filesystem server: a held write gets progress, is approved, then written; a rejected one is not', async () => {
