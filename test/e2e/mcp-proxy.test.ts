@@ -191,6 +191,26 @@ describe('MCP gateway over stdio (filesystem server)', () => {
     expect(readFileSync(file, 'utf8')).toBe('via link');
   });
 
+  it('a client that cancels a held call gets no answer, and nothing runs; the approval stays for a retry', async () => {
+    const file = join(dir, 'cancelled.txt');
+    const { client } = await fsOverStdio();
+    const abort = new AbortController();
+    const messages: string[] = [];
+    const call = client
+      .callTool({ name: 'write_file', arguments: { path: file, content: 'never' } }, undefined, { onprogress: (p) => void messages.push(p.message ?? ''), signal: abort.signal })
+      .catch((e: unknown) => e);
+    const id = await waitFor(() => approvalIdIn(messages[0]), { what: 'the hold', timeout: 20_000 });
+    abort.abort('changed my mind');
+    expect(String(await call)).toMatch(/changed my mind|abort/i);
+    const seen = messages.length;
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(messages.length).toBe(seen); // the proxy stopped waiting: no more progress
+    expect((await approval(id)).status).toBe('pending');
+    expect(existsSync(file)).toBe(false);
+    // The client still works after the cancel.
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+  });
+
   it('the proxy SIGKILLed during a hold: the restarted proxy finds the same approval for the retry, which runs once', async () => {
     const file = join(dir, 'survives.txt');
     const args = { path: file, content: 'written once' };
