@@ -23,11 +23,20 @@ export interface HttpFrontOptions {
   log: (line: string) => void;
 }
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', id: null, error: { code, message } });
 
 export async function serveHttp(o: HttpFrontOptions): Promise<{ url: string; close(): Promise<void> }> {
   const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; close(): Promise<void> }>();
   const app = new Hono();
+
+  // Bound to loopback, only loopback names may be asked for: a web page that
+  // rebinds its own name to 127.0.0.1 must not reach tools through the proxy.
+  let allowedHosts: Set<string> | null = null;
+  app.use('*', async (c, next) => {
+    if (allowedHosts && !allowedHosts.has((c.req.header('host') ?? '').toLowerCase())) return c.json(rpcError(-32000, 'Forbidden: Host is not this proxy'), 403);
+    return next();
+  });
 
   app.all('/mcp', async (c) => {
     const id = c.req.header('mcp-session-id');
@@ -71,6 +80,7 @@ export async function serveHttp(o: HttpFrontOptions): Promise<{ url: string; clo
     s.once('error', reject);
   });
   const addr = server.address() as AddressInfo;
+  if (LOOPBACK.has(o.host)) allowedHosts = new Set([`127.0.0.1:${addr.port}`, `localhost:${addr.port}`, `[::1]:${addr.port}`]);
   return {
     url: `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}/mcp`,
     async close() {

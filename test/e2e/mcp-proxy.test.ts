@@ -324,6 +324,24 @@ describe('MCP gateway over Streamable HTTP', () => {
     expect((await client.listResources()).resources.length).toBeGreaterThan(0);
   });
 
+  it('HTTP front on loopback refuses a request for another host name (DNS rebinding)', async () => {
+    const proxy = await httpProxy(['--url', hp.base, '--key', t.agent, '--server-name', 'everything', '--upstream', upstream.url]);
+    cleanup.push(() => proxy.proc.kill('SIGTERM'));
+    const { request } = await import('node:http');
+    const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'page', version: '1' } } });
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(proxy.url, { method: 'POST', headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(init);
+      });
+    expect(await status(`evil.example:${proxy.url.port}`)).toBe(403);
+    expect(await status(`127.0.0.1:${proxy.url.port}`)).toBe(200);
+  });
+
   it('HTTP to HTTP: progress keeps increasing from the hold into the server\'s own progress for the approved call', async () => {
     const proxy = await httpProxy(['--url', hp.base, '--key', t.agent, '--server-name', 'everything', '--progress-interval', '0.3', '--upstream', upstream.url]);
     cleanup.push(() => proxy.proc.kill('SIGTERM'));
