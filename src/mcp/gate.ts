@@ -18,6 +18,8 @@ export interface GateOptions {
   /** The execution lease on an approved call; a proxy killed while running frees it after this long. */
   leaseSeconds: number;
   now?: () => number;
+  /** Where a report that could not be made is said (the call ran; its result still goes to the client). */
+  log?: (line: string) => void;
 }
 
 export interface ToolCall {
@@ -89,17 +91,20 @@ export function createGate(o: GateOptions) {
     }
   }
 
+  const unreported = (permit: Permit) => (err: unknown) =>
+    o.log?.(`could not report the outcome of ${permit.approvalId ? `approval ${permit.approvalId}` : `decision ${permit.decisionId}`}: ${(err as Error)?.message ?? err}`);
+
   async function run(permit: Permit, io: CallIo): Promise<ToolResult> {
     let result: ToolResult;
     try {
       result = await io.forward(permit.params);
     } catch (err) {
-      await permit.fail(err instanceof UpstreamError ? { name: 'UpstreamError', ...err.error } : err).catch(() => undefined);
+      await permit.fail(err instanceof UpstreamError ? { name: 'UpstreamError', ...err.error } : err).catch(unreported(permit));
       throw err;
     }
     // isError is the tool saying it failed: it ran, and failed.
     const record = recordOf(result);
-    await (result.isError ? permit.fail(record) : permit.complete(record)).catch(() => undefined);
+    await (result.isError ? permit.fail(record) : permit.complete(record)).catch(unreported(permit));
     return result;
   }
 

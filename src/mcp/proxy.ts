@@ -79,6 +79,7 @@ export async function runMcpProxy(o: McpProxyOptions, serverEnv: Record<string, 
     progressIntervalMs: o.progressInterval * 1000,
     retryWindowMs: o.retryWindow * 1000,
     leaseSeconds: o.leaseSeconds,
+    log,
   });
   const serverName = (fromServer: string | undefined) => o.serverName ?? serverNameOf(fromServer ?? 'server');
   const common = { upstream, gate, serverName, hideDenied: o.hideDenied, env: serverEnv, log };
