@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ConfigError, loadConfig, maskUrl, type Config } from './config.ts';
+import { ConfigError, loadConfig, loadMcpProxyEnv, maskUrl, type Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
 import { isConnectionError } from './db/errors.ts';
 import { getApprover } from './db/approvers.ts';
@@ -23,6 +23,7 @@ import { getProvider, ProviderInput, redirectUriOf, removeProvider, renderProvid
 import { startServer } from './server.ts';
 import { evaluateRequest } from './policy/evaluate.ts';
 import { parsePolicy } from './policy/schema.ts';
+import { McpProxyError, McpProxyOptions, runMcpProxy } from './mcp/proxy.ts';
 
 class UsageError extends Error {}
 class BootError extends Error {}
@@ -52,6 +53,10 @@ const USAGE = `usage: holdpoint <command>
   oidc get --tenant ID [--json]         the provider (never the secret) and the redirect URI to register
   oidc remove --tenant ID               stop single sign-on and end the sessions it opened
   demo                                  a full round trip to watch (creates a demo tenant)
+  mcp-proxy --url URL --key KEY [--agent-id ID] [--server-name NAME] [--hide-denied]
+            [--listen HOST:PORT] (-- COMMAND [ARGS…] | --upstream URL)
+                                        guard every MCP tools/call of a server (docs/mcp.md);
+                                        HOLDPOINT_URL, HOLDPOINT_API_KEY, HOLDPOINT_AGENT_ID
 
 environment: DATABASE_URL, REDIS_URL, PORT, HOLDPOINT_SECRET_KEY, ... (see README)`;
 
@@ -198,6 +203,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return cmd ? 0 : 2;
   }
+  if (cmd === 'mcp-proxy') return mcpProxy(sub ? [sub, ...rest] : rest);
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, { service: 'holdpoint' });
 
@@ -504,6 +510,54 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   throw new UsageError(`unknown command "${cmd}"`);
+}
+
+/** `holdpoint mcp-proxy`: flags over environment, checked with zod; the work is in src/mcp. */
+async function mcpProxy(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      url: { type: 'string' },
+      key: { type: 'string' },
+      'agent-id': { type: 'string' },
+      'server-name': { type: 'string' },
+      'inbox-url': { type: 'string' },
+      upstream: { type: 'string' },
+      listen: { type: 'string' },
+      'hide-denied': { type: 'boolean' },
+      'progress-interval': { type: 'string' },
+      'retry-window': { type: 'string' },
+      'lease-seconds': { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const env = loadMcpProxyEnv();
+  const parsed = McpProxyOptions.safeParse({
+    url: values.url ?? env.url,
+    key: values.key ?? env.key,
+    agentId: values['agent-id'] ?? env.agentId,
+    serverName: values['server-name'],
+    inboxUrl: values['inbox-url'],
+    upstream: values.upstream,
+    listen: values.listen,
+    hideDenied: values['hide-denied'] ?? false,
+    progressInterval: values['progress-interval'],
+    retryWindow: values['retry-window'],
+    leaseSeconds: values['lease-seconds'],
+    command: positionals,
+  });
+  if (!parsed.success) {
+    const flag: Record<string, string> = { url: '--url (or HOLDPOINT_URL)', key: '--key (or HOLDPOINT_API_KEY)', agentId: '--agent-id', command: 'COMMAND' };
+    throw new UsageError(`mcp-proxy: ${parsed.error.issues.map((i) => `${flag[String(i.path[0])] ?? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`}: ${i.message}`).join('; ')}`);
+  }
+  try {
+    await runMcpProxy(parsed.data, env.serverEnv, (line) => process.stderr.write(`holdpoint mcp-proxy: ${line}\n`));
+  } catch (err) {
+    if (err instanceof McpProxyError) throw new BootError(err.message);
+    throw err;
+  }
+  return 0;
 }
 
 /** A file's text (or stdin for -); a missing or unreadable file is one line, not a stack trace. */

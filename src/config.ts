@@ -134,3 +134,22 @@ export function maskUrl(url: string): string {
     return '<unparseable url>';
   }
 }
+
+/**
+ * What `holdpoint mcp-proxy` reads from the environment (flags win), and the
+ * environment its upstream server is started with: everything but Holdpoint's
+ * own variables, so the guarded server never holds the key that guards it.
+ * The server's configuration is not loaded: the proxy runs beside an agent,
+ * not beside Postgres.
+ */
+export function loadMcpProxyEnv(env: Record<string, string | undefined> = process.env): {
+  url?: string;
+  key?: string;
+  agentId?: string;
+  serverEnv: Record<string, string>;
+} {
+  const get = (name: string) => (env[name] ? env[name] : undefined);
+  const serverEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith('HOLDPOINT_')) serverEnv[k] = v;
+  return { url: get('HOLDPOINT_URL'), key: get('HOLDPOINT_API_KEY'), agentId: get('HOLDPOINT_AGENT_ID'), serverEnv };
+}
