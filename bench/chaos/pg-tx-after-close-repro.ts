@@ -35,8 +35,8 @@ async function main() {
   const callback = new Promise<void>((r) => (callbackDone = r));
   const tx = sql
     .begin(async (t) => {
-      const [{ pid }] = await t<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
-      await admin`SELECT pg_terminate_backend(${pid})`; // like a failover: the backend is gone mid-transaction
+      const [me] = await t<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+      await admin`SELECT pg_terminate_backend(${me!.pid})`; // like a failover: the backend is gone mid-transaction
       await sleep(500); // meanwhile the pool reconnects the connection for the query below
       try {
         await t`INSERT INTO escaped VALUES ('written by a transaction whose connection had closed')`;
@@ -60,7 +60,8 @@ async function main() {
   const outcome = await tx;
   await Promise.race([callback, sleep(5_000)]); // sql.begin rejects at the close; its callback goes on
   process.stdout.write(`transaction: ${outcome}; its INSERT after the close: ${insert}; another query on the pool: ${other}\n`);
-  const [{ n }] = await admin<{ n: number }[]>`SELECT count(*)::int AS n FROM escaped`;
+  const [row] = await admin<{ n: number }[]>`SELECT count(*)::int AS n FROM escaped`;
+  const n = row!.n;
   process.stdout.write(n ? `${n} row(s) written outside their transaction: this postgres.js has the bug\n` : 'nothing escaped the transaction: this postgres.js does not have the bug\n');
   await sql.end({ timeout: 1 });
   await admin.end({ timeout: 1 });
