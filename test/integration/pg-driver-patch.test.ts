@@ -49,19 +49,6 @@ const REPROS = [
 ] as const;
 
 describe('postgres.js: the installed driver', () => {
-  it('resolves, for import and require, to copies that carry the patch', () => {
-    const esm = fileURLToPath(import.meta.resolve('postgres'));
-    const cjs = createRequire(import.meta.url).resolve('postgres');
-    expect(path.relative(INSTALLED, realpathSync(esm))).toBe(path.join('src', 'index.js'));
-    expect(path.relative(INSTALLED, realpathSync(cjs))).toBe(path.join('cjs', 'src', 'index.js'));
-    for (const dir of ['src', path.join('cjs', 'src')]) {
-      const conn = readFileSync(path.join(INSTALLED, dir, 'connection.js'), 'utf8');
-      expect(conn, `${dir}/connection.js`).toMatch(/function nextWrite\(fn\) \{\n\s+if \(!socket\)/);
-      expect(conn, `${dir}/connection.js`).toMatch(/errorResponse = null \/\/ the closed backend's last error/);
-      expect(readFileSync(path.join(INSTALLED, dir, 'index.js'), 'utf8'), `${dir}/index.js`).toMatch(/if \(closedError\)/);
-    }
-  });
-
   for (const r of REPROS) {
     it(`${r.script}: ${r.what}`, { timeout: 120_000 }, async () => {
       const run = await repro(r.script);
@@ -76,8 +63,9 @@ describe('postgres.js: the installed driver', () => {
   });
 });
 
-// Without the patch file (upstream fixed it and the patch was dropped) there is no unpatched copy to compare with.
-describe.skipIf(!hasPatch)('postgres.js without the patch (the control)', () => {
+// Without the patch file (upstream fixed it and the patch was dropped) there is
+// nothing to check it against: only the repros on the installed driver run.
+describe.skipIf(!hasPatch)('postgres.js: the patch, and the driver without it (the control)', () => {
   let dir = '';
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'holdpoint-pg-unpatched-'));
@@ -87,6 +75,19 @@ describe.skipIf(!hasPatch)('postgres.js without the patch (the control)', () => 
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('import and require resolve to the copies the patch changes, and both carry it', () => {
+    const esm = fileURLToPath(import.meta.resolve('postgres'));
+    const cjs = createRequire(import.meta.url).resolve('postgres');
+    expect(path.relative(INSTALLED, realpathSync(esm))).toBe(path.join('src', 'index.js'));
+    expect(path.relative(INSTALLED, realpathSync(cjs))).toBe(path.join('cjs', 'src', 'index.js'));
+    for (const sub of ['src', path.join('cjs', 'src')]) {
+      const conn = readFileSync(path.join(INSTALLED, sub, 'connection.js'), 'utf8');
+      expect(conn, `${sub}/connection.js`).toMatch(/function nextWrite\(fn\) \{\n\s+if \(!socket\)/);
+      expect(conn, `${sub}/connection.js`).toMatch(/errorResponse = null \/\/ the closed backend's last error/);
+      expect(readFileSync(path.join(INSTALLED, sub, 'index.js'), 'utf8'), `${sub}/index.js`).toMatch(/if \(closedError\)/);
+    }
   });
 
   for (const r of REPROS) {
