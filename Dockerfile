@@ -10,9 +10,16 @@ WORKDIR /app
 
 # Package manifests first so the dependency layer is cached until they change.
 COPY package.json package-lock.json ./
+COPY patches ./patches
 # --ignore-scripts: `prepare` builds the SDK with TypeScript, a dev dependency
-# the server does not need (it runs the sources through tsx).
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+# the server does not need (it runs the sources through tsx). That also skips
+# `postinstall`, so the postgres.js patch (ARCHITECTURE.md, "The postgres.js
+# patch") is applied here, with the lockfile's patch-package (a dev
+# dependency: installed for this step, pruned in the same layer).
+RUN npm ci --include=dev --ignore-scripts \
+ && npx patch-package --error-on-fail \
+ && npm prune --omit=dev --ignore-scripts \
+ && npm cache clean --force
 
 # Application code. Owned by root and only readable by the runtime user, so the
 # process cannot rewrite its own code. tsconfig.json is included because tsx

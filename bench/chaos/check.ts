@@ -76,8 +76,9 @@ function eventFamily(e: ChainEvent): string {
 }
 
 /**
- * Crashes whose cause is a known bug in a dependency, reported as warnings
- * unless CHAOS_STRICT=1 (any other exit fails the run).
+ * Crashes whose cause is a known bug in a dependency. patches/postgres+3.4.9.patch
+ * fixes it, and by default (strict) it fails the run like any other exit; only
+ * with CHAOS_STRICT=0 (a driver without the patch) is it reported as a warning.
  */
 /** Shutdown errors Postgres sends only while it stops: outside every window they are replays (see check 5xx). */
 const STALE_PG_CODES = new Set(['57P01', '57P02', '57P03']);

@@ -7,9 +7,13 @@
 // connection, whose socket `closed()` has already set to null; the write is
 // deferred with setImmediate and throws there, where no caller can catch it.
 // Upstream: porsager/postgres#1208 / #1154, unmerged fixes in #1209 / #1168.
+// patches/postgres+3.4.9.patch fixes it; test/integration/pg-driver-patch.test.ts
+// runs this script against the installed driver and against an unpatched copy.
 //
 //   npx tsx bench/chaos/pg-restart-repro.ts     (private Postgres in a temp dir; exits 1 on the crash)
+//   HOLDPOINT_PG_DRIVER=<copy>/src/index.js     runs it on another copy of postgres.js (see pg-driver.ts)
 import { createSql } from '../../src/db/client.ts';
+import { loadDriver } from './pg-driver.ts';
 import { makeRunDir, removeRunDir, startPostgres } from './services.ts';
 
 async function main() {
@@ -20,7 +24,9 @@ async function main() {
     removeRunDir(dir);
     if (code !== 0) process.stdout.write('the process died: this is the postgres.js crash\n');
   });
-  const sql = createSql(pg.url.replace(/\/holdpoint$/, '/postgres'), { max: 10 });
+  const { driver, label } = await loadDriver();
+  process.stdout.write(`driver: ${label}\n`);
+  const sql = createSql(pg.url.replace(/\/holdpoint$/, '/postgres'), { max: 10, ...(driver ? { driver } : {}) });
   let ok = 0;
   let errors = 0;
   let stop = false;

@@ -9,10 +9,12 @@ export type TxOnly = postgres.TransactionSql<Record<string, never>>;
 export interface SqlOptions {
   max?: number;
   onnotice?: (n: postgres.Notice) => void;
+  /** Another copy of the driver (the driver-patch tests load an unpatched one); default the installed `postgres`. */
+  driver?: typeof postgres;
 }
 
 export function createSql(url: string, opts: SqlOptions = {}): Sql {
-  return postgres(url, {
+  return (opts.driver ?? postgres)(url, {
     max: opts.max ?? 10,
     idle_timeout: 30,
     connect_timeout: 10,
