@@ -11,7 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { currentRun } from '../helpers/env.ts';
 import { ROOT } from '../helpers/processes.ts';
 
-const PYTHON = process.env.PYTHON ?? 'python3';
+// The command is package.json's `test:python` (run it alone with `npm run test:python`);
+// `npm test` runs it here, with this run's names and a check that every test ran.
+const [PY, ...PY_ARGS] = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['test:python']!.split(/\s+/);
+const PYTHON = process.env.PYTHON ?? PY!;
 const TESTS = path.join(ROOT, 'clients/python/tests');
 
 /** How many test methods the suite has, so a module that fails to import (or is not found) cannot pass quietly. */
@@ -52,7 +55,7 @@ describe('Python SDK (clients/python)', () => {
   it(
     'passes its unittest suite against a real server: every test run, none failed or skipped',
     async () => {
-      const { code, output } = await runPython(['-m', 'unittest', 'discover', '-s', 'clients/python/tests', '-v'], {
+      const { code, output } = await runPython([...PY_ARGS, '-v'], {
         HOLDPOINT_PYTEST_PREFIX: `${currentRun().prefix}py`,
         PYTHONDONTWRITEBYTECODE: '1',
         PYTHONUNBUFFERED: '1',

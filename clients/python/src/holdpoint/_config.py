@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from typing import Optional
 from urllib.parse import urlsplit
 
@@ -56,3 +57,34 @@ def make_config(
         retry_delay=max(0.0, float(retry_delay)),
         fail_open=bool(fail_open),
     )
+
+
+class ConfiguredClient:
+    """What the blocking and the async client share: their settings, checked once."""
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        agent_id: Optional[str] = None,
+        timeout: float = 10,
+        retries: int = 3,
+        fail_open: bool = False,
+        *,
+        retry_delay: float = 0.25,
+        ssl_context: Optional[ssl.SSLContext] = None,
+    ) -> None:
+        self._cfg = make_config(api_key, base_url, agent_id, timeout, retries, retry_delay, fail_open)
+        self._ssl = ssl_context
+
+    @property
+    def base_url(self) -> str:
+        return self._cfg.base_url
+
+    @property
+    def agent_id(self) -> Optional[str]:
+        return self._cfg.agent_id
+
+    @property
+    def fail_open(self) -> bool:
+        return self._cfg.fail_open

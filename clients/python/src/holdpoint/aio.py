@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple, Type, Union
 from urllib.parse import urlsplit
 
 from . import _flows
-from ._config import make_config
+from ._config import ConfiguredClient
 from ._wire import Attempt, Config, Flow, Response, Sleep, Unreachable, approval_path, by_key, unreachable_message
 from .permit import AsyncPermit, finish_async
 from .types import Approval, Decision
@@ -100,7 +100,7 @@ async def attempt(cfg: Config, op: Attempt, ssl_context: Optional[ssl.SSLContext
         return Unreachable("connection_failed", unreachable_message(cfg, op, f"{type(err).__name__}: {err}"))
 
 
-class AsyncHoldpointClient:
+class AsyncHoldpointClient(ConfiguredClient):
     """The asyncio Holdpoint client: the same methods as
     :class:`~holdpoint.HoldpointClient`, awaited, and ``async with`` for
     ``guard`` (and for the client itself).
@@ -111,33 +111,6 @@ class AsyncHoldpointClient:
             async with client.guard("payment.send", {"amount": 5000}, "invoice-1001", wait=600) as permit:
                 permit.result = await bank.pay(**permit.params)
     """
-
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        agent_id: Optional[str] = None,
-        timeout: float = 10,
-        retries: int = 3,
-        fail_open: bool = False,
-        *,
-        retry_delay: float = 0.25,
-        ssl_context: Optional[ssl.SSLContext] = None,
-    ) -> None:
-        self._cfg = make_config(api_key, base_url, agent_id, timeout, retries, retry_delay, fail_open)
-        self._ssl = ssl_context
-
-    @property
-    def base_url(self) -> str:
-        return self._cfg.base_url
-
-    @property
-    def agent_id(self) -> Optional[str]:
-        return self._cfg.agent_id
-
-    @property
-    def fail_open(self) -> bool:
-        return self._cfg.fail_open
 
     async def _run(self, flow: Flow) -> Any:
         out: Any = None

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, Dict, Iterable, Optional, Type, Union
 
 from . import _flows
-from ._config import make_config
+from ._config import ConfiguredClient
 from ._wire import Attempt, Config, Flow, Response, Sleep, Unreachable, approval_path, by_key, unreachable_message
 from .permit import Permit, finish
 from .types import Approval, Decision
@@ -41,7 +41,7 @@ def attempt(cfg: Config, op: Attempt, ssl_context: Optional[ssl.SSLContext] = No
         conn.close()
 
 
-class HoldpointClient:
+class HoldpointClient(ConfiguredClient):
     """The Holdpoint client. Ask before acting with ``guard`` (a context
     manager), or just ask with ``check``.
 
@@ -61,33 +61,6 @@ class HoldpointClient:
         with client.guard("payment.send", {"amount": 5000}, f"invoice-{invoice_id}", wait=600) as permit:
             permit.result = bank.pay(**permit.params)   # completed with this when the block ends
     """
-
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        agent_id: Optional[str] = None,
-        timeout: float = 10,
-        retries: int = 3,
-        fail_open: bool = False,
-        *,
-        retry_delay: float = 0.25,
-        ssl_context: Optional[ssl.SSLContext] = None,
-    ) -> None:
-        self._cfg = make_config(api_key, base_url, agent_id, timeout, retries, retry_delay, fail_open)
-        self._ssl = ssl_context
-
-    @property
-    def base_url(self) -> str:
-        return self._cfg.base_url
-
-    @property
-    def agent_id(self) -> Optional[str]:
-        return self._cfg.agent_id
-
-    @property
-    def fail_open(self) -> bool:
-        return self._cfg.fail_open
 
     def _run(self, flow: Flow) -> Any:
         out: Any = None
