@@ -133,7 +133,7 @@ end
 return {}
 `;
 
-// KEYS: s:<rid>, then the buckets. ARGV: rid, cost ('' = what was reserved), marker ttl.
+// KEYS: s:<rid>, then the buckets. ARGV: rid, cost ('' = what was reserved), marker ttl, now.
 // A fixed bucket (field "fixed") settles at what was held whatever the cost —
 // it counts purchases or their amounts, not spend — and at nothing once the
 // hold has lapsed (its period is over).
@@ -143,8 +143,15 @@ for i = 2, #KEYS do
   local held = redis.call('HGET', KEYS[i], 'r:' .. ARGV[1])
   redis.call('HDEL', KEYS[i], 'r:' .. ARGV[1])
   local add = ARGV[2]
-  if redis.call('HGET', KEYS[i], 'fixed') == '1' then add = '' end
-  if add == '' then add = held and string.match(held, '^([^:]+):') or '0' end
+  if redis.call('HGET', KEYS[i], 'fixed') == '1' then
+    add = '0'
+    if held then
+      local amount, expires = string.match(held, '^([^:]+):([^:]+)$')
+      if tonumber(expires) > tonumber(ARGV[4]) then add = amount end
+    end
+  elseif add == '' then
+    add = held and string.match(held, '^([^:]+):') or '0'
+  end
   redis.call('HINCRBYFLOAT', KEYS[i], 'committed', add)
 end
 return 1
@@ -227,9 +234,9 @@ export function createCounterStore(redis: Redis, prefix: string): CounterStore {
       return { ok: false, refused };
     },
 
-    async settle(tenantId, reservationId, buckets, cost) {
+    async settle(tenantId, reservationId, buckets, cost, now) {
       const keys = [k(tenantId, 's', reservationId), ...buckets.map((b) => k(tenantId, 'b', b))];
-      await redis.eval(SETTLE, keys.length, ...keys, reservationId, cost === null ? '' : String(cost), String(SETTLED_MARKER_MS));
+      await redis.eval(SETTLE, keys.length, ...keys, reservationId, cost === null ? '' : String(cost), String(SETTLED_MARKER_MS), String(now));
     },
 
     async undo(tenantId, ops, reservationId) {
