@@ -2,6 +2,7 @@
 // of the policy (strict objects, every problem with its path). Pure.
 import { z } from 'zod';
 import { re2Pattern } from '../regex.ts';
+import { CustomGuardsSchema } from './custom.ts';
 
 const glob = z.string().min(1).max(200);
 const globList = z.array(glob).max(500);
@@ -113,6 +114,8 @@ export const GuardsSchema = z.strictObject({
   rate_limit: RateLimitSchema.optional(),
   sensitive_data: SensitiveDataSchema.optional(),
   scope: ScopeSchema.optional(),
+  /** CEL expressions written by the admin (./custom.ts). */
+  custom: CustomGuardsSchema.optional(),
 });
 
 export type GuardsConfig = z.output<typeof GuardsSchema>;
@@ -120,3 +123,4 @@ export type BudgetConfig = z.output<typeof BudgetSchema>;
 export type RateLimitConfig = z.output<typeof RateLimitSchema>;
 export type SensitiveDataConfig = z.output<typeof SensitiveDataSchema>;
 export type ScopeConfig = z.output<typeof ScopeSchema>;
+export type { CustomGuardConfig } from './custom.ts';

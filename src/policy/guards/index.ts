@@ -5,6 +5,7 @@ import type { EvaluationRequest } from '../evaluate.ts';
 import type { Policy } from '../schema.ts';
 import { EvaluationBudgetExceeded, budgetCheck } from '../time-budget.ts';
 import * as budget from './budget.ts';
+import * as custom from './custom.ts';
 import * as rateLimit from './rate-limit.ts';
 import * as scope from './scope.ts';
 import * as sensitive from './sensitive.ts';
@@ -73,6 +74,7 @@ export function counterQueries(policy: Policy, req: EvaluationRequest, now: numb
   };
   if (g.rate_limit) add(() => rateLimit.queries(g.rate_limit!, req, now));
   if (g.budget) add(() => budget.queries(g.budget!, req, now));
+  if (g.custom) add(() => custom.queries(g.custom!, req));
   return [...out.values()];
 }
 
@@ -118,6 +120,15 @@ export function evaluateGuards(policy: Policy, req: EvaluationRequest, ctx: Guar
     }
     if (g.rate_limit) stateful('rate_limit', (c) => rateLimit.evaluate(g.rate_limit!, req, c, ctx.now));
     if (g.budget) stateful('budget', (c) => budget.evaluate(g.budget!, req, c, ctx.now));
+    if (g.custom && g.custom.length > 0) {
+      // One unit of work per guard: the time budget is asked before each.
+      const view = new custom.RequestView(req);
+      for (const cg of g.custom) {
+        const counters = custom.isStateful(cg) ? ctx.counters : {};
+        if (counters === null) failures.push({ guard: 'custom', message: `custom guard ${cg.name}: counters unavailable` });
+        else run('custom', () => custom.evaluate(cg, req, view, counters, ctx.now));
+      }
+    }
   } catch (err) {
     if (!(err instanceof EvaluationBudgetExceeded)) throw err;
     exceeded = true;
