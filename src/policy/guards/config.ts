@@ -9,12 +9,54 @@ const globList = z.array(glob).max(500);
 const money = z.number().finite().nonnegative();
 const limit = z.number().finite().positive();
 const seconds = (max: number) => z.number().int().min(1).max(max);
+/** A cooldown: may be fractional (5.5 s), at most a day. */
+const gapSeconds = z.number().finite().gt(0).max(86_400);
+const count = z.number().int().min(1).max(1_000_000_000);
+/** A dotted path read with evaluate.ts's lookup(): `params.amount`, `params.order.vendor`, `context.user`. */
+const valuePath = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^.]+(\.[^.]+)*$/, 'a dotted path such as params.amount');
+/** One glob or a list of globs (a `daily` / `cooldowns` entry's `action`). */
+const globs = z.union([glob, z.array(glob).min(1).max(100)]);
+/** Whose calls a count or cooldown adds up: each agent's own (default), or the whole tenant's. */
+const perAgentDefault = z.enum(['agent', 'tenant']).default('agent');
 
 export const BudgetSchema = z.strictObject({
   /** USD per call by action glob, used when the request carries no cost_usd. */
   cost_table: z.record(glob, money).default({}),
-  per_agent: z.strictObject({ session: limit.optional(), day: limit.optional(), month: limit.optional() }).optional(),
+  per_agent: z
+    .strictObject({
+      session: limit.optional(),
+      /** Spend per agent per context.run_id (as session uses context.session_id). */
+      run: limit.optional(),
+      day: limit.optional(),
+      month: limit.optional(),
+    })
+    .optional(),
   per_tenant: z.strictObject({ day: limit.optional(), month: limit.optional() }).optional(),
+  /** A single call costing more than this (cost_usd, else the cost table) is denied. */
+  max_call_cost: money.optional(),
+  /**
+   * Cumulative spend by action glob: each matching entry is its own bucket,
+   * added up for the tenant's agents together (per: tenant, the default) or for
+   * each agent (per: agent).
+   */
+  per_action: z
+    .record(
+      glob,
+      z
+        .strictObject({
+          day: limit.optional(),
+          month: limit.optional(),
+          session: limit.optional(),
+          run: limit.optional(),
+          per: z.enum(['tenant', 'agent']).default('tenant'),
+        })
+        .refine((b) => b.day !== undefined || b.month !== undefined || b.session !== undefined || b.run !== undefined, 'a per_action entry needs at least one of day, month, session, run'),
+    )
+    .default({}),
   /** Spend after this call at or above this share of a limit → require approval. */
   warn_threshold: z.number().gt(0).max(1).optional(),
   /** How long an allowed call that is never reported holds its cost. */
@@ -35,6 +77,12 @@ export const RateLimitSchema = z.strictObject({
     })
     .optional(),
   max_identical_calls: z.strictObject({ count: z.number().int().min(1).max(100_000), window_seconds: seconds(86_400) }).optional(),
+  /** Calls per agent per context.session_id, any action. */
+  per_session: z.strictObject({ max: count }).optional(),
+  /** Calls per UTC day by action glob. */
+  daily: z.array(z.strictObject({ action: globs, max: count, per: perAgentDefault })).max(100).default([]),
+  /** Minimum gap between two calls of one concrete action name. */
+  cooldowns: z.array(z.strictObject({ action: globs, seconds: gapSeconds, per: perAgentDefault })).max(100).default([]),
   on_limit: z.enum(['deny', 'require_approval']).default('deny'),
 });
 
@@ -109,11 +157,67 @@ export const ScopeSchema = z.strictObject({
   agents: z.record(glob, z.strictObject(scopeLists)).default({}),
 });
 
+const nameList = z.array(z.string().min(1).max(200)).max(1000);
+
+export const PurchaseRuleSchema = z
+  .strictObject({
+    actions: z.array(glob).min(1).max(100),
+    /** Required: an absent amount, or one that is not a plain number, denies. */
+    amount_path: valuePath,
+    category_path: valuePath.optional(),
+    vendor_path: valuePath.optional(),
+    currency_path: valuePath.optional(),
+    /** With currency_path: a call in another currency needs approval. */
+    currency: z.string().min(1).max(20).optional(),
+    max_single: money.optional(),
+    require_approval_above: money.optional(),
+    blocked_categories: nameList.default([]),
+    vendors: z.strictObject({ allow: globList.optional(), deny: globList.optional() }).optional(),
+    /** Sum of amounts per agent per UTC day. */
+    daily_total: money.optional(),
+    /** Purchases per agent per UTC day. */
+    daily_count: count.optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.currency !== undefined && p.currency_path === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['currency_path'], message: 'currency needs currency_path (where the call says its currency)' });
+    }
+    if (p.blocked_categories.length > 0 && p.category_path === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['category_path'], message: 'blocked_categories needs category_path' });
+    }
+    if (p.vendors !== undefined && p.vendor_path === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['vendor_path'], message: 'vendors needs vendor_path' });
+    }
+  });
+
+export const DEFAULT_HARD_DELETE_PATH = 'params.permanent';
+
+export const DeletionRuleSchema = z.strictObject({
+  actions: z.array(glob).min(1).max(100),
+  /** Required: a string, or an array of strings (a bulk delete); anything else denies. */
+  resource_path: valuePath,
+  /** Set → every resource must match one of these. */
+  allow_patterns: globList.optional(),
+  deny_patterns: globList.optional(),
+  /** Exact names (normalised). */
+  protected: nameList.default([]),
+  require_approval_always: z.boolean().default(false),
+  max_bulk_delete: count.optional(),
+  /** Resources deleted per agent per UTC day. */
+  max_per_day: count.optional(),
+  soft_delete_only: z.boolean().default(false),
+  hard_delete_path: valuePath.default(DEFAULT_HARD_DELETE_PATH),
+  /** Per agent per concrete action. */
+  cooldown_seconds: gapSeconds.optional(),
+});
+
 export const GuardsSchema = z.strictObject({
   budget: BudgetSchema.optional(),
   rate_limit: RateLimitSchema.optional(),
   sensitive_data: SensitiveDataSchema.optional(),
   scope: ScopeSchema.optional(),
+  purchase: z.array(PurchaseRuleSchema).max(50).optional(),
+  deletion: z.array(DeletionRuleSchema).max(50).optional(),
   /** CEL expressions written by the admin (./custom.ts). */
   custom: CustomGuardsSchema.optional(),
 });
@@ -123,4 +227,11 @@ export type BudgetConfig = z.output<typeof BudgetSchema>;
 export type RateLimitConfig = z.output<typeof RateLimitSchema>;
 export type SensitiveDataConfig = z.output<typeof SensitiveDataSchema>;
 export type ScopeConfig = z.output<typeof ScopeSchema>;
+export type PurchaseRule = z.output<typeof PurchaseRuleSchema>;
+export type PurchaseConfig = PurchaseRule[];
+export type DeletionRule = z.output<typeof DeletionRuleSchema>;
+export type DeletionConfig = DeletionRule[];
+export type PerActionBudget = BudgetConfig['per_action'][string];
+export type DailyCount = RateLimitConfig['daily'][number];
+export type Cooldown = RateLimitConfig['cooldowns'][number];
 export type { CustomGuardConfig } from './custom.ts';

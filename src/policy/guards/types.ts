@@ -11,7 +11,7 @@
 //   5. on report / complete: store.settle(tenant, reservation id, actual cost);
 //      on reject / expire / cancel / fail: store.release(tenant, reservation id).
 
-export type GuardName = 'budget' | 'rate_limit' | 'sensitive_data' | 'scope' | 'custom';
+export type GuardName = 'budget' | 'rate_limit' | 'sensitive_data' | 'scope' | 'purchase' | 'deletion' | 'custom';
 
 /** What a guard asks the edge to read before evaluation. Keys are tenant-relative. */
 export type CounterQuery =
