@@ -182,6 +182,21 @@ describe('custom guard on hostile input', () => {
     expect(r.reasons[0]!.message).toContain(`nested deeper than ${MAX_VALUE_DEPTH} levels`);
   });
 
+  it('the time budget is asked while converting params, so a huge list runs out of budget instead of running on', () => {
+    const p = policy([guard('params.items.exists(i, i.qty == -1)')], { evaluation_budget_ms: 50 });
+    // A fake clock that advances 1 ms each time it is asked.
+    const ticking = () => {
+      let t = 0;
+      return () => ++t;
+    };
+    const items = Array.from({ length: 100_000 }, (_, i) => ({ qty: i }));
+    const huge = evaluateRequest(p, req({ params: { items } }), { counters: {}, now: NOW, elapsed: ticking() });
+    expect(huge.decision).toBe('deny');
+    expect(huge.reasons[0]!.message).toBe('denied because evaluation exceeded its time budget of 50 ms (fail closed)');
+    const small = evaluateRequest(p, req({ params: { items: items.slice(0, 10) } }), { counters: {}, now: NOW, elapsed: ticking() });
+    expect(small.decision).toBe('allow');
+  });
+
   it('a comprehension over a 100,000-element list is evaluated (linearly) to the right answer', () => {
     const items = Array.from({ length: 100_000 }, (_, i) => ({ qty: i }));
     expect(decide(policy([guard('params.items.exists(i, i.qty == 99999)')]), req({ params: { items } })).decision).toBe('deny');

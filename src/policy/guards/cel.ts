@@ -199,26 +199,33 @@ export function run(program: Program, vars: CelVars): boolean {
 
 /**
  * The agent's JSON as plain CEL values: objects become Maps of their own
- * keys (any key, `__proto__` included, is just a string), arrays stay arrays,
- * finite numbers stay numbers (CEL doubles; they compare with CEL ints), and
- * anything else — a non-finite number, undefined, a function, a class
- * instance — becomes null. Deeper than MAX_VALUE_DEPTH throws: the guard then
- * fails closed rather than read half a value.
+ * keys (any key, `__proto__` or `constructor` included, is just a string —
+ * a plain object with an own `constructor` key would confuse cel-js's type
+ * detection), arrays stay arrays, finite numbers stay numbers (CEL doubles;
+ * they compare with CEL ints), and anything else — a non-finite number,
+ * undefined, a function, a class instance — becomes null. Deeper than
+ * MAX_VALUE_DEPTH throws: the guard then fails closed rather than read half a
+ * value. `checkpoint` (the time budget) is asked every 1,024 values.
  */
-export function toCelValue(v: unknown, depth = 0): unknown {
-  if (depth > MAX_VALUE_DEPTH) throw new Error(`the value is nested deeper than ${MAX_VALUE_DEPTH} levels`);
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (Array.isArray(v)) return v.map((x) => toCelValue(x, depth + 1));
-  if (typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)) {
-    const m = new Map<string, unknown>();
-    for (const k of Object.keys(v)) m.set(k, toCelValue((v as Record<string, unknown>)[k], depth + 1));
-    return m;
-  }
-  return null;
+export function toCelValue(v: unknown, checkpoint: () => void = () => {}): unknown {
+  let seen = 0;
+  const convert = (x: unknown, depth: number): unknown => {
+    if (depth > MAX_VALUE_DEPTH) throw new Error(`the value is nested deeper than ${MAX_VALUE_DEPTH} levels`);
+    if ((++seen & 1023) === 0) checkpoint();
+    if (x === null || typeof x === 'string' || typeof x === 'boolean') return x;
+    if (typeof x === 'number') return Number.isFinite(x) ? x : null;
+    if (Array.isArray(x)) return x.map((y) => convert(y, depth + 1));
+    if (typeof x === 'object' && (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null)) {
+      const m = new Map<string, unknown>();
+      for (const k of Object.keys(x)) m.set(k, convert((x as Record<string, unknown>)[k], depth + 1));
+      return m;
+    }
+    return null;
+  };
+  return convert(v, 0);
 }
 
-export function toCelMap(v: Record<string, unknown> | undefined): Map<string, unknown> {
-  const m = v === undefined ? null : toCelValue(v);
+export function toCelMap(v: Record<string, unknown> | undefined, checkpoint?: () => void): Map<string, unknown> {
+  const m = v === undefined ? null : toCelValue(v, checkpoint);
   return m instanceof Map ? m : new Map();
 }

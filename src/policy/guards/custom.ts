@@ -15,6 +15,7 @@ import type { EvaluationRequest } from '../evaluate.ts';
 import { globMatch } from '../glob.ts';
 import { normalizeText } from '../normalize.ts';
 import { localTime, timeZone } from '../time.ts';
+import { EvaluationBudgetExceeded, NO_CHECKPOINT, type Checkpoint } from '../time-budget.ts';
 import { compile, MAX_EXPRESSION_LENGTH, run, toCelMap, type CelVars } from './cel.ts';
 import type { CounterOp, CounterQuery, CounterValues, Finding } from './types.ts';
 
@@ -89,12 +90,15 @@ export const isStateful = (g: CustomGuardConfig) => Object.keys(g.counters).leng
 export class RequestView {
   #params: Map<string, unknown> | undefined;
   #context: Map<string, unknown> | undefined;
-  constructor(readonly req: EvaluationRequest) {}
+  constructor(
+    readonly req: EvaluationRequest,
+    readonly checkpoint: Checkpoint = NO_CHECKPOINT,
+  ) {}
   get params(): Map<string, unknown> {
-    return (this.#params ??= toCelMap(this.req.params));
+    return (this.#params ??= toCelMap(this.req.params, this.checkpoint));
   }
   get context(): Map<string, unknown> {
-    return (this.#context ??= toCelMap(this.req.context));
+    return (this.#context ??= toCelMap(this.req.context, this.checkpoint));
   }
   get cost_usd(): number {
     const cost = this.req.cost_usd;
@@ -140,6 +144,7 @@ export function evaluate(
     };
     hit = run(compiled.program, vars);
   } catch (err) {
+    if (err instanceof EvaluationBudgetExceeded) throw err;
     throw new Error(`custom guard ${g.name}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const ops: CounterOp[] = cs.filter((c) => c.counts).map((c) => ({ kind: 'hit', key: c.key, window_ms: c.window_ms, amount: 1 }));

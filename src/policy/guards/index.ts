@@ -122,7 +122,7 @@ export function evaluateGuards(policy: Policy, req: EvaluationRequest, ctx: Guar
     if (g.budget) stateful('budget', (c) => budget.evaluate(g.budget!, req, c, ctx.now));
     if (g.custom && g.custom.length > 0) {
       // One unit of work per guard: the time budget is asked before each.
-      const view = new custom.RequestView(req);
+      const view = new custom.RequestView(req, checkpoint);
       for (const cg of g.custom) {
         const counters = custom.isStateful(cg) ? ctx.counters : {};
         if (counters === null) failures.push({ guard: 'custom', message: `custom guard ${cg.name}: counters unavailable` });
