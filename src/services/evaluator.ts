@@ -1,12 +1,14 @@
 // The edge of policy evaluation: read the counters the guards ask for (one
-// Redis round trip), evaluate purely, then apply the counter ops atomically —
-// a budget reservation that another call beat to the limit turns the decision
-// into a deny. Redis unreachable: the stateful guards fail closed, or open when
+// Redis round trip), evaluate purely, then apply the counter ops atomically.
+// A reservation, count or cooldown that another call beat to the limit is
+// refused; the request is then evaluated once more on fresh counters (so
+// on_limit: require_approval can still send it for approval), and denied if
+// refused again. Redis unreachable: the stateful guards fail closed, or open when
 // the tenant policy says fail_mode: open (and the decision says so). The edge
 // owns the clock: it hands the pure core `elapsed()` for the time budget.
 import type { Logger } from '../log.ts';
 import { counterQueries } from '../policy/guards/index.ts';
-import type { CounterOp, CounterValues } from '../policy/guards/types.ts';
+import type { CounterOp, CounterValues, GuardName } from '../policy/guards/types.ts';
 import { evaluateRequest, type EvaluationRequest } from '../policy/evaluate.ts';
 import type { CounterStore } from './counters.ts';
 import type { ActivePolicy, PolicyStore } from './policies.ts';
@@ -25,6 +27,22 @@ export interface EvaluatorDeps {
 function stopwatch(): () => number {
   const started = performance.now();
   return () => performance.now() - started;
+}
+
+/** Which guard a counter key belongs to (each guard names its keys with its own prefix). */
+function guardOf(key: string): GuardName {
+  if (key.startsWith('pur:')) return 'purchase';
+  if (key.startsWith('del:')) return 'deletion';
+  if (key.startsWith('rl:')) return 'rate_limit';
+  return 'budget';
+}
+
+function refusal(r: { key: string; limit: number; total: number }): string {
+  const guard = guardOf(r.key);
+  const gap = r.key.startsWith('rl:gap:') || (guard === 'deletion' && r.key.includes(':gap:'));
+  if (gap) return `${guard}: a concurrent call started the cooldown first`;
+  const what = guard === 'budget' ? 'budget exhausted' : `${guard} limit reached`;
+  return `${what} by concurrent calls (${r.key}: ${r.total} held of ${r.limit})`;
 }
 
 function reservedBuckets(ops: readonly CounterOp[]): string[] {
@@ -65,19 +83,27 @@ export function createEvaluator(deps: EvaluatorDeps) {
       // On a deny the engine leaves only the ops that must still happen (a burst's cooldown flag).
       if (!opts.dryRun && counters !== null && evaluation.ops.length > 0) {
         try {
-          const result = await deps.counters.apply(tenantId, evaluation.ops, reservationId, now);
+          let result = await deps.counters.apply(tenantId, evaluation.ops, reservationId, now);
+          if (!result.ok) {
+            // A concurrent call took what this one counted on (nothing was
+            // applied): look again on fresh counters, once. The second look
+            // says what the limit now says — deny, or on_limit's approval.
+            const fresh = await deps.counters.read(tenantId, queries, now);
+            const again = evaluateRequest(active.policy, req, { counters: fresh, now, elapsed: stopwatch() });
+            result = again.ops.length > 0 ? await deps.counters.apply(tenantId, again.ops, reservationId, now) : { ok: true };
+            if (result.ok) evaluation = again;
+          }
           if (result.ok) {
             buckets = reservedBuckets(evaluation.ops);
             applied = evaluation.ops;
           } else {
-            const lost = result.refused.map((r) => `${r.key}: ${r.total} reserved of ${r.limit}`).join('; ');
             evaluation = {
               ...evaluation,
               decision: 'deny',
               routing: null,
               reasons: [
                 ...evaluation.reasons,
-                { source: 'guard', guard: 'budget', decision: 'deny', message: `budget exhausted by concurrent calls (${lost})` },
+                ...result.refused.map((r) => ({ source: 'guard' as const, guard: guardOf(r.key), decision: 'deny' as const, message: refusal(r) })),
               ],
             } as Evaluated;
           }

@@ -112,3 +112,77 @@ describe('budget evaluation', () => {
     ]);
   });
 });
+
+describe('budget: max_call_cost, per run, per action (issue 13)', () => {
+  const b = config({
+    cost_table: { 'llm.*': 0.4 },
+    max_call_cost: 1,
+    per_agent: { run: 1 },
+    per_action: { 'llm.*': { day: 20, month: 300, session: 5, run: 2 }, 'llm.gpt-*': { day: 3, per: 'agent' } },
+    warn_threshold: 0.8,
+  });
+  const llm = (over: Partial<EvaluationRequest> = {}) => req({ action: 'llm.gpt-5', ...over });
+
+  it('a single call costing more than max_call_cost is denied, one costing exactly that is not', () => {
+    const over = budget.evaluate(b, llm({ cost_usd: 1.01 }), {}, NOW);
+    expect(over.findings).toContainEqual({ guard: 'budget', decision: 'deny', message: 'budget: one call may cost at most 1; this one costs 1.01', risk: 1 });
+    const at = budget.evaluate(b, llm({ cost_usd: 1 }), {}, NOW);
+    expect(at.findings.filter((f) => f.message.includes('one call'))).toEqual([]);
+  });
+
+  it('max_call_cost applies to the cost table too, and without any bucket configured', () => {
+    const only = config({ cost_table: { 'pay.*': 5 }, max_call_cost: 2 });
+    expect(budget.evaluate(only, req({ action: 'pay.send' }), {}, NOW).findings.map((f) => f.decision)).toEqual(['deny']);
+    expect(budget.evaluate(only, req({ action: 'read.x' }), {}, NOW).findings).toEqual([]);
+  });
+
+  it('per_agent.run is a bucket per agent per context.run_id, only when the context names a run', () => {
+    const keys = budget.buckets(b, req({ action: 'x', context: { run_id: 'r-7' } }), NOW).map((k) => [k.key, k.limit]);
+    expect(keys).toEqual([['bud:agent:bot:run:r-7', 1]]);
+    expect(budget.buckets(b, req({ action: 'x', context: { run_id: 42 } }), NOW)[0]!.key).toBe('bud:agent:bot:run:42');
+    expect(budget.buckets(b, req({ action: 'x' }), NOW)).toEqual([]);
+    expect(budget.buckets(b, req({ action: 'x', context: { run_id: { id: 'r' } } }), NOW)).toEqual([]);
+  });
+
+  it('a run past its limit is denied', () => {
+    const r = budget.evaluate(b, req({ action: 'x', cost_usd: 0.5, context: { run_id: 'r-7' } }), { 'bud:agent:bot:run:r-7': 0.6 }, NOW);
+    expect(r.findings).toEqual([{ guard: 'budget', decision: 'deny', message: 'budget exceeded: agent bot run r-7 0.60 + 0.50 > 1', risk: 1 }]);
+  });
+
+  it('per_action: every matching glob is its own bucket, tenant-wide by default or per agent, by day, month, session and run', () => {
+    const keys = budget.buckets(b, llm({ context: { session_id: 's', run_id: 'r' } }), NOW).map((k) => [k.key, k.limit, k.label]);
+    expect(keys).toEqual([
+      ['bud:agent:bot:run:r', 1, 'agent bot run r'],
+      ['bud:action:llm.*:tenant:session:s', 5, 'action llm.* tenant session s'],
+      ['bud:action:llm.*:tenant:run:r', 2, 'action llm.* tenant run r'],
+      ['bud:action:llm.*:tenant:day:2025-01-31', 20, 'action llm.* tenant day'],
+      ['bud:action:llm.*:tenant:month:2025-01', 300, 'action llm.* tenant month'],
+      ['bud:action:llm.gpt-*:agent:bot:day:2025-01-31', 3, 'action llm.gpt-* agent bot day'],
+    ]);
+    // An action the glob does not match counts against none of it.
+    expect(budget.buckets(b, req({ action: 'pay.send' }), NOW)).toEqual([]);
+  });
+
+  it('per_action buckets are one reserve with the others, and deny when they would pass their limit', () => {
+    const r = budget.evaluate(b, llm(), {}, NOW);
+    expect(r.ops).toHaveLength(1);
+    expect((r.ops[0] as { buckets: { key: string }[] }).buckets.map((x) => x.key)).toEqual(['bud:action:llm.*:tenant:day:2025-01-31', 'bud:action:llm.*:tenant:month:2025-01', 'bud:action:llm.gpt-*:agent:bot:day:2025-01-31']);
+    const full = budget.evaluate(b, llm(), { 'bud:action:llm.gpt-*:agent:bot:day:2025-01-31': 2.8 }, NOW);
+    expect(full.findings).toEqual([{ guard: 'budget', decision: 'deny', message: 'budget exceeded: action llm.gpt-* agent bot day 2.80 + 0.40 > 3', risk: 1 }]);
+  });
+
+  it('warn_threshold applies to the run and per_action buckets too', () => {
+    const run = budget.evaluate(b, req({ action: 'x', cost_usd: 0.3, context: { run_id: 'r' } }), { 'bud:agent:bot:run:r': 0.5 }, NOW);
+    expect(run.findings).toEqual([expect.objectContaining({ guard: 'budget', decision: 'require_approval', message: 'budget nearly spent: agent bot run r 0.50 + 0.30 is 80% of 1' })]);
+    const act = budget.evaluate(b, llm(), { 'bud:action:llm.*:tenant:day:2025-01-31': 15.6 }, NOW);
+    expect(act.findings).toEqual([expect.objectContaining({ decision: 'require_approval', message: 'budget nearly spent: action llm.* tenant day 15.60 + 0.40 is 80% of 20' })]);
+    expect(act.findings[0]!.risk).toBeGreaterThanOrEqual(0.5);
+    expect(act.findings[0]!.risk).toBeLessThanOrEqual(0.9);
+  });
+
+  it('refuses a per_action entry with no limit, and an unknown per', () => {
+    expect(parsePolicy({ guards: { budget: { per_action: { 'llm.*': { per: 'agent' } } } } }).ok).toBe(false);
+    expect(parsePolicy({ guards: { budget: { per_action: { 'llm.*': { day: 1, per: 'team' } } } } }).ok).toBe(false);
+    expect(parsePolicy({ guards: { budget: { max_call_cost: -1 } } }).ok).toBe(false);
+  });
+});

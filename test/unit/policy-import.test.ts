@@ -109,8 +109,11 @@ describe('import from AgentHalt', () => {
     expect(r.notes.filter((n) => n.kind === 'unmapped')).toEqual([]);
   });
 
-  it('the translated scope override stops the untrusted agent and no other', () => {
+  it('the translated guards act: the inbox is protected, a gambling purchase is denied, the untrusted agent is stopped', () => {
     const p = valid(fromAgentHalt(fixture('agenthalt-configs.yaml')));
+    expect(decide(p, req({ action: 'delete_email', params: { id: 'inbox' } }))).toBe('deny');
+    expect(decide(p, req({ action: 'purchase_item', params: { amount: 20, category: 'gambling' } }))).toBe('deny');
+    expect(decide(p, req({ action: 'purchase_item', params: { amount: 20, category: 'books' } }))).toBe('allow');
     expect(decide(p, req({ action: 'send_report', agent_id: 'untrusted_agent' }))).toBe('deny');
     expect(decide(p, req({ action: 'send_report', agent_id: 'bot' }))).toBe('allow');
   });

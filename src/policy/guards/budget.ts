@@ -1,17 +1,18 @@
 // The budget guard: what a call costs (the request's cost_usd, or the cost
-// table) against spend per agent per session / day / month and per tenant per
-// day / month, in UTC periods taken from `now`. Would exceed a limit → deny; at
-// or past warn_threshold of one → require approval. The call's cost is held by
-// one all-or-nothing `reserve` op across every bucket (the edge refuses it if a
-// concurrent call got there first), and becomes spend only when reported. Pure.
+// table) against spend per agent per session / run / day / month, per tenant
+// per day / month, and per action glob (per_action: tenant-wide or per agent,
+// by session / run / day / month), in UTC periods taken from `now`. A call
+// costing more than max_call_cost, or one that would exceed a limit → deny; at
+// or past warn_threshold of any bucket → require approval. The call's cost is
+// held by one all-or-nothing `reserve` op across every bucket (the edge refuses
+// it if a concurrent call got there first), and becomes spend only when
+// reported. Pure.
 import type { EvaluationRequest } from '../evaluate.ts';
 import { globMatch } from '../glob.ts';
 import type { BudgetConfig } from './config.ts';
+import { contextId, periods, SESSION_TTL_MS } from './periods.ts';
 import type { CounterOp, CounterQuery, CounterValues, Finding } from './types.ts';
 
-const DAY_MS = 86_400_000;
-/** Sessions have no period end: their bucket lives a month past its last use. */
-const SESSION_TTL_MS = 31 * DAY_MS;
 /** Floating-point slack: 0.1 + 0.2 must not exceed a limit of 0.3. */
 const EPSILON = 1e-9;
 
@@ -19,7 +20,7 @@ export interface Bucket {
   key: string;
   limit: number;
   ttl_ms: number;
-  /** For messages: "agent billing-bot day", "tenant month". */
+  /** For messages: "agent billing-bot day", "tenant month", "action llm.* tenant day". */
   label: string;
 }
 
@@ -40,52 +41,38 @@ export function costOf(config: BudgetConfig, req: EvaluationRequest): number {
   return best === undefined ? 0 : table[best]!;
 }
 
-type Periods = { day: string; month: string; dayTtl: number; monthTtl: number };
-// queries and evaluate ask for the same `now` in turn.
-let lastPeriods: { now: number; p: Periods } | undefined;
-
-function periods(now: number): Periods {
-  if (lastPeriods?.now === now) return lastPeriods.p;
-  const p = computePeriods(now);
-  lastPeriods = { now, p };
-  return p;
-}
-
-function computePeriods(now: number): Periods {
-  const d = new Date(now);
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth();
-  const iso = d.toISOString();
-  return {
-    day: iso.slice(0, 10),
-    month: iso.slice(0, 7),
-    dayTtl: Date.UTC(y, m, d.getUTCDate() + 1) - now + DAY_MS,
-    monthTtl: Date.UTC(y, m + 1, 1) - now + DAY_MS,
-  };
-}
-
-function sessionId(req: EvaluationRequest): string | undefined {
-  const s = req.context?.session_id;
-  if (typeof s === 'string' && s !== '') return s;
-  if (typeof s === 'number' && Number.isFinite(s)) return String(s);
-  return undefined;
-}
-
 /** The buckets this request counts against (only those with a limit). */
 export function buckets(config: BudgetConfig, req: EvaluationRequest, now: number): Bucket[] {
   const p = periods(now);
   const agent = req.agent_id;
   const out: Bucket[] = [];
-  const sid = sessionId(req);
+  const sid = contextId(req, 'session_id');
   const a = config.per_agent;
   if (a?.session !== undefined && sid !== undefined) {
     out.push({ key: `bud:agent:${agent}:session:${sid}`, limit: a.session, ttl_ms: SESSION_TTL_MS, label: `agent ${agent} session ${sid}` });
   }
+  const rid = a?.run !== undefined ? contextId(req, 'run_id') : undefined;
+  if (rid !== undefined) out.push({ key: `bud:agent:${agent}:run:${rid}`, limit: a!.run!, ttl_ms: SESSION_TTL_MS, label: `agent ${agent} run ${rid}` });
   if (a?.day !== undefined) out.push({ key: `bud:agent:${agent}:day:${p.day}`, limit: a.day, ttl_ms: p.dayTtl, label: `agent ${agent} day` });
   if (a?.month !== undefined) out.push({ key: `bud:agent:${agent}:month:${p.month}`, limit: a.month, ttl_ms: p.monthTtl, label: `agent ${agent} month` });
   const t = config.per_tenant;
   if (t?.day !== undefined) out.push({ key: `bud:tenant:day:${p.day}`, limit: t.day, ttl_ms: p.dayTtl, label: 'tenant day' });
   if (t?.month !== undefined) out.push({ key: `bud:tenant:month:${p.month}`, limit: t.month, ttl_ms: p.monthTtl, label: 'tenant month' });
+  for (const glob in config.per_action) {
+    if (!globMatch(glob, req.action)) continue;
+    const e = config.per_action[glob]!;
+    // Tenant-wide unless per: agent; the glob names the bucket, so every action it matches adds up together.
+    const whose = e.per === 'agent' ? `agent:${agent}` : 'tenant';
+    const base = `bud:action:${glob}:${whose}`;
+    const label = `action ${glob} ${e.per === 'agent' ? `agent ${agent}` : 'tenant'}`;
+    if (e.session !== undefined && sid !== undefined) out.push({ key: `${base}:session:${sid}`, limit: e.session, ttl_ms: SESSION_TTL_MS, label: `${label} session ${sid}` });
+    if (e.run !== undefined) {
+      const r = contextId(req, 'run_id');
+      if (r !== undefined) out.push({ key: `${base}:run:${r}`, limit: e.run, ttl_ms: SESSION_TTL_MS, label: `${label} run ${r}` });
+    }
+    if (e.day !== undefined) out.push({ key: `${base}:day:${p.day}`, limit: e.day, ttl_ms: p.dayTtl, label: `${label} day` });
+    if (e.month !== undefined) out.push({ key: `${base}:month:${p.month}`, limit: e.month, ttl_ms: p.monthTtl, label: `${label} month` });
+  }
   return out;
 }
 
@@ -99,9 +86,12 @@ const usd = (n: number) => n.toFixed(2);
 export function evaluate(config: BudgetConfig, req: EvaluationRequest, counters: CounterValues, now: number): { findings: Finding[]; ops: CounterOp[] } {
   const cost = costOf(config, req);
   if (cost === 0) return { findings: [], ops: [] };
-  const bs = buckets(config, req, now);
-  if (bs.length === 0) return { findings: [], ops: [] };
   const findings: Finding[] = [];
+  if (config.max_call_cost !== undefined && cost > config.max_call_cost + EPSILON) {
+    findings.push({ guard: 'budget', decision: 'deny', message: `budget: one call may cost at most ${config.max_call_cost}; this one costs ${usd(cost)}`, risk: 1 });
+  }
+  const bs = buckets(config, req, now);
+  if (bs.length === 0) return { findings, ops: [] };
   for (const b of bs) {
     const spent = counters[b.key] ?? 0;
     const after = spent + cost;

@@ -6,13 +6,15 @@ import type { Policy } from '../schema.ts';
 import { EvaluationBudgetExceeded, budgetCheck } from '../time-budget.ts';
 import * as budget from './budget.ts';
 import * as custom from './custom.ts';
+import * as deletion from './deletion.ts';
+import * as purchase from './purchase.ts';
 import * as rateLimit from './rate-limit.ts';
 import * as scope from './scope.ts';
 import * as sensitive from './sensitive.ts';
 import type { CounterOp, CounterQuery, CounterValues, Finding, GuardName } from './types.ts';
 
 export type { CounterOp, CounterQuery, CounterValues, Finding, FindingDecision, GuardName } from './types.ts';
-export type { BudgetConfig, GuardsConfig, RateLimitConfig, ScopeConfig, SensitiveDataConfig } from './config.ts';
+export type { BudgetConfig, DeletionConfig, GuardsConfig, PurchaseConfig, RateLimitConfig, ScopeConfig, SensitiveDataConfig } from './config.ts';
 export { GuardsSchema } from './config.ts';
 export { detect, luhn, redact, scanString, type SensitiveFinding } from './sensitive.ts';
 export { paramsHash } from './canonical.ts';
@@ -74,6 +76,8 @@ export function counterQueries(policy: Policy, req: EvaluationRequest, now: numb
   };
   if (g.rate_limit) add(() => rateLimit.queries(g.rate_limit!, req, now));
   if (g.budget) add(() => budget.queries(g.budget!, req, now));
+  if (g.purchase) add(() => purchase.queries(g.purchase!, req, now));
+  if (g.deletion) add(() => deletion.queries(g.deletion!, req, now));
   if (g.custom) add(() => custom.queries(g.custom!, req));
   return [...out.values()];
 }
@@ -120,6 +124,8 @@ export function evaluateGuards(policy: Policy, req: EvaluationRequest, ctx: Guar
     }
     if (g.rate_limit) stateful('rate_limit', (c) => rateLimit.evaluate(g.rate_limit!, req, c, ctx.now));
     if (g.budget) stateful('budget', (c) => budget.evaluate(g.budget!, req, c, ctx.now));
+    if (g.purchase) stateful('purchase', (c) => purchase.evaluate(g.purchase!, req, c, ctx.now));
+    if (g.deletion) stateful('deletion', (c) => deletion.evaluate(g.deletion!, req, c, ctx.now, checkpoint));
     if (g.custom && g.custom.length > 0) {
       // One unit of work per guard: the time budget is asked before each.
       const view = new custom.RequestView(req, checkpoint);

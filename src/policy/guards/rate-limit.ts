@@ -4,11 +4,13 @@
 // window is a stuck loop. Counter values are the hits before this call, so this
 // call is number value + 1. Keys use the normalised agent id and action
 // (../normalize.ts), so `PAYMENT.send` and `payment.send` share one counter:
-// the agent cannot spread its calls over spellings. Pure.
+// the agent cannot spread its calls over spellings. Counts per session and per
+// day, and per-action cooldowns, live in ./counts.ts. Pure.
 import type { EvaluationRequest } from '../evaluate.ts';
 import { normalizeText } from '../normalize.ts';
 import { paramsHash } from './canonical.ts';
 import type { RateLimitConfig } from './config.ts';
+import * as counts from './counts.ts';
 import type { CounterOp, CounterQuery, CounterValues, Finding } from './types.ts';
 
 const MINUTE_MS = 60_000;
@@ -43,9 +45,10 @@ function windows(config: RateLimitConfig, req: EvaluationRequest): Window[] {
 
 const cooldownKey = (agent: string) => `rl:cool:${normalizeText(agent)}`;
 
-export function queries(config: RateLimitConfig, req: EvaluationRequest, _now: number): CounterQuery[] {
+export function queries(config: RateLimitConfig, req: EvaluationRequest, now: number): CounterQuery[] {
   const qs: CounterQuery[] = windows(config, req).map((w) => ({ kind: 'window', key: w.key, window_ms: w.window_ms }));
   if (config.burst) qs.push({ kind: 'flag', key: cooldownKey(req.agent_id) });
+  if (counts.used(config)) qs.push(...counts.queries(config, req, now));
   return qs;
 }
 
@@ -54,7 +57,7 @@ export function queries(config: RateLimitConfig, req: EvaluationRequest, _now: n
  * burst is detected, a cooldown flag — which the edge must apply even though
  * the call is denied (evaluateRequest keeps only flag ops on a deny).
  */
-export function evaluate(config: RateLimitConfig, req: EvaluationRequest, counters: CounterValues, _now: number): { findings: Finding[]; ops: CounterOp[] } {
+export function evaluate(config: RateLimitConfig, req: EvaluationRequest, counters: CounterValues, now: number): { findings: Finding[]; ops: CounterOp[] } {
   const findings: Finding[] = [];
   const ops: CounterOp[] = [];
   const onLimit = config.on_limit;
@@ -76,6 +79,11 @@ export function evaluate(config: RateLimitConfig, req: EvaluationRequest, counte
     } else {
       findings.push({ guard: 'rate_limit', decision: onLimit, message: `rate limit: ${w.label} made ${n} calls in the last minute (max ${w.max})`, risk: limitRisk });
     }
+  }
+  if (counts.used(config)) {
+    const c = counts.evaluate(config, req, counters, now);
+    findings.push(...c.findings);
+    ops.push(...c.ops);
   }
   return { findings, ops };
 }
