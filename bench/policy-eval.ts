@@ -3,7 +3,8 @@
 // with fake counters; then the hostile section: how long one evaluation takes
 // for the ReDoS shapes an admin might write and an agent would feed (a nested
 // `matches` quantifier, a many-star glob, a backtracking custom sensitive
-// pattern), at growing input sizes, and the worst of them. Prints; asserts nothing.
+// pattern, a custom CEL guard's comprehension over a params list of n
+// elements), at growing input sizes, and the worst of them. Prints; asserts nothing.
 //   npx tsx bench/policy-eval.ts [evaluations]
 //   HOSTILE_ONLY=1 HOSTILE_SIZES=20,25 npx tsx bench/policy-eval.ts   (small sizes: to time the old backtracking code)
 import { evaluateRequest, type EvaluationRequest } from '../src/policy/evaluate.ts';
@@ -131,7 +132,7 @@ function throughput() {
 // One evaluation per hostile shape and size, timed on its own (after one warm-up
 // at a small size, so the pattern compile is not counted).
 function hostile() {
-  const shapes: { name: string; policy: PolicyInput; request: (n: number) => EvaluationRequest }[] = [
+  const shapes: { name: string; unit?: string; policy: PolicyInput; request: (n: number) => EvaluationRequest }[] = [
     {
       name: 'matches ^(c+)+$ on c…c!',
       policy: { defaults: { decision: 'allow' }, rules: [{ name: 'cs', match: { when: { 'params.q': { matches: '^(c+)+$' } } }, decision: 'deny' }] },
@@ -146,6 +147,16 @@ function hostile() {
       name: 'custom (\\w+\\s?)+$ on a…a!',
       policy: { defaults: { decision: 'allow' }, guards: { sensitive_data: { detectors: [], custom: [{ name: 'words', pattern: '(\\w+\\s?)+$' }], on_finding: 'deny' } } },
       request: (n) => ({ action: 'x.y', agent_id: 'bot', params: { text: `${'a'.repeat(n)}!` }, context: {} }),
+    },
+    {
+      // The conversion of params to CEL values is counted: it is part of every evaluation.
+      name: 'CEL items.exists(i, …) over n items',
+      unit: 'items',
+      policy: {
+        defaults: { decision: 'allow' },
+        guards: { custom: [{ name: 'scan', expression: 'params.items.exists(i, i.qty < 0 || i.note.contains("zz"))', decision: 'deny' }] },
+      },
+      request: (n) => ({ action: 'x.y', agent_id: 'bot', params: { items: Array.from({ length: n }, (_, i) => ({ qty: i, note: 'line' })) }, context: {} }),
     },
   ];
   console.log('hostile patterns: ms for one evaluation (no time budget applied)');
@@ -162,9 +173,9 @@ function hostile() {
       const e = evaluateRequest(p, r, { counters: {}, now });
       const ms = performance.now() - t0;
       cells.push(`${n}: ${ms.toFixed(2)} (${e.decision})`);
-      if (ms > worst.ms) worst = { ms, what: `${shape.name}, ${n} chars` };
+      if (ms > worst.ms) worst = { ms, what: `${shape.name}, ${n} ${shape.unit ?? 'chars'}` };
     }
-    console.log(`  ${shape.name.padEnd(34)} ${cells.join('  ')}`);
+    console.log(`  ${shape.name.padEnd(36)} ${cells.join('  ')}`);
   }
   console.log(`  worst: ${worst.ms.toFixed(2)} ms (${worst.what}); the default evaluation budget is 50 ms`);
 }

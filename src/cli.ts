@@ -31,6 +31,9 @@ const USAGE = `usage: holdpoint <command>
   policy set --tenant ID FILE|-         validate and store a policy (YAML or JSON)
   policy get --tenant ID
   policy test FILE REQUEST              evaluate a JSON request against a draft policy (no counters, nothing saved)
+  policy import --from agentsentinel|agenthalt FILE [--tenant ID --apply]
+                                        translate another product's YAML into a policy (stdout) and say what
+                                        did not map (stderr); --apply stores it like policy set
   webhook-secret rotate --tenant ID [--overlap-hours H] [--json]
                                         a new webhook signing secret; the old one also signs for H hours (default 24, 0: none)
   secrets rotate-key [--json]           re-encrypt every stored secret under HOLDPOINT_SECRET_KEY; then

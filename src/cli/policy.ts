@@ -1,4 +1,5 @@
-// `holdpoint policy`: set, get, and test a draft against a request.
+// `holdpoint policy`: set, get, test a draft against a request, and import
+// another product's policy (./policy-import.ts).
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
@@ -8,9 +9,19 @@ import { parsePolicy } from '../policy/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config.ts';
 import { UsageError, readSource, uuid, withSql } from './common.ts';
+import { policyImport } from './policy-import.ts';
 
 export async function policyCommand(sub: string | undefined, rest: string[], config: Config, log: Logger): Promise<number> {
-  const { values, positionals } = parseArgs({ args: rest, options: { tenant: { type: 'string' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { tenant: { type: 'string' }, ...(sub === 'import' ? { from: { type: 'string' as const }, apply: { type: 'boolean' as const } } : {}) },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (sub === 'import') {
+    const v = values as { tenant?: string; from?: string; apply?: boolean };
+    return policyImport({ from: v.from, file: positionals[0], tenant: v.tenant, apply: v.apply === true }, config);
+  }
   const tenant = sub === 'test' ? { success: true as const, data: '' } : uuid.safeParse(values.tenant);
   if (!tenant.success) throw new UsageError(`--tenant: ${tenant.error.issues[0]!.message}`);
   if (sub === 'set') {
@@ -49,5 +60,5 @@ export async function policyCommand(sub: string | undefined, rest: string[], con
     process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
     return 0;
   }
-  throw new UsageError('policy needs a subcommand: set | get');
+  throw new UsageError('policy needs a subcommand: set | get | test | import');
 }

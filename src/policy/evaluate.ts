@@ -14,6 +14,7 @@ import { evaluateGuards, type GuardContext } from './guards/index.ts';
 import { EvaluationBudgetExceeded, budgetCheck, budgetMs } from './time-budget.ts';
 import { normalizeText, plainNumber } from './normalize.ts';
 import { re2Test } from './regex.ts';
+import { timeConditionHolds } from './time.ts';
 import type { CounterOp, Finding, GuardName } from './guards/types.ts';
 import type { Condition, Policy, PolicyDecision, Rule } from './schema.ts';
 
@@ -176,10 +177,18 @@ export interface RuleMatch {
   notes: string[];
 }
 
-export function matchRule(rule: Rule, req: EvaluationRequest): RuleMatch {
+/**
+ * `now` (epoch ms, the edge's clock) is needed only by a rule with a time
+ * condition; without it such a rule throws, and evaluation fails closed.
+ */
+export function matchRule(rule: Rule, req: EvaluationRequest, now?: number): RuleMatch {
   const no = { matched: false, notes: [] };
   if (!globMatch(rule.match.action, req.action)) return no;
   if (!globMatch(rule.match.agent, req.agent_id)) return no;
+  if (rule.match.time) {
+    if (now === undefined) throw new Error(`rule ${rule.name} has a time condition and no current time was given`);
+    if (!timeConditionHolds(rule.match.time, now)) return no;
+  }
   const stance = stanceOf(rule.decision);
   const notes: string[] = [];
   for (const [path, cond] of Object.entries(rule.match.when ?? {})) {
@@ -190,8 +199,8 @@ export function matchRule(rule: Rule, req: EvaluationRequest): RuleMatch {
   return { matched: true, notes };
 }
 
-export function ruleMatches(rule: Rule, req: EvaluationRequest): boolean {
-  return matchRule(rule, req).matched;
+export function ruleMatches(rule: Rule, req: EvaluationRequest, now?: number): boolean {
+  return matchRule(rule, req, now).matched;
 }
 
 function ruleMessage(rule: Rule, notes: readonly string[]): string {
@@ -221,8 +230,8 @@ export function defaultRouting(policy: Policy): Routing {
   return routingFor(policy, undefined);
 }
 
-function evaluateUnsafe(policy: Policy, req: EvaluationRequest): Evaluation {
-  const results = policy.rules.map((r) => ({ r, m: matchRule(r, req) })).filter((x) => x.m.matched);
+function evaluateUnsafe(policy: Policy, req: EvaluationRequest, now: number | undefined): Evaluation {
+  const results = policy.rules.map((r) => ({ r, m: matchRule(r, req, now) })).filter((x) => x.m.matched);
   const matched = results.map((x) => x.r);
   if (matched.length === 0) {
     const decision = policy.defaults.decision;
@@ -248,9 +257,10 @@ function evaluateUnsafe(policy: Policy, req: EvaluationRequest): Evaluation {
   };
 }
 
-export function evaluate(policy: Policy, req: EvaluationRequest): Evaluation {
+/** Rules only. `now` (epoch ms) is needed by time conditions; without it a rule that has one fails closed. */
+export function evaluate(policy: Policy, req: EvaluationRequest, now?: number): Evaluation {
   try {
-    return evaluateUnsafe(policy, req);
+    return evaluateUnsafe(policy, req, now);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (policy.fail_mode === 'open') {
@@ -358,7 +368,7 @@ export function evaluateRequest(policy: Policy, req: EvaluationRequest, ctx: Gua
   try {
     for (const r of policy.rules) {
       checkpoint();
-      const m = matchRule(r, req);
+      const m = matchRule(r, req, ctx.now);
       if (!m.matched) continue;
       matched.push(r);
       votes.push({ reason: { source: 'rule', rule: r.name, decision: r.decision, message: ruleMessage(r, m.notes) }, risk: RULE_RISK[r.decision] });

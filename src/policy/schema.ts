@@ -7,6 +7,7 @@ import { approverNameProblem } from '../approvals/identity.ts';
 import { toProblems, type Problem } from '../validation.ts';
 import { GuardsSchema } from './guards/config.ts';
 import { re2Pattern } from './regex.ts';
+import { TimeConditionSchema } from './time.ts';
 
 const glob = z.string().min(1).max(200);
 const globs = z.union([glob, z.array(glob).min(1).max(100)]);
@@ -71,6 +72,8 @@ export const RuleSchema = z.strictObject({
       action: globs.optional(),
       agent: globs.optional(),
       when: z.record(z.string().min(1).max(200), ConditionSchema).optional(),
+      /** The request's time (the edge's clock) in a zone: days and hours, or outside them (./time.ts). */
+      time: TimeConditionSchema.optional(),
     })
     .default({}),
   decision: z.enum(DECISIONS),

@@ -23,7 +23,8 @@ export interface TenantKeys {
   admin: string;
 }
 
-export async function createHarness(opts: { workers?: boolean; env?: Record<string, string>; run?: TestRun } = {}) {
+/** `clock`: the runtime's clock (default the real one), for tests that need a given time of day. */
+export async function createHarness(opts: { workers?: boolean; env?: Record<string, string>; run?: TestRun; clock?: () => Date } = {}) {
   const run = opts.run ?? currentRun();
   const db = await createTestDatabase(run);
   const prefix = `${run.prefix}${randomBytes(4).toString('hex')}`;
@@ -38,7 +39,7 @@ export async function createHarness(opts: { workers?: boolean; env?: Record<stri
     HOLDPOINT_SECRET_KEY: TEST_SECRET_KEY,
     ...opts.env,
   });
-  const rt: Runtime = createRuntime(config, silentLogger);
+  const rt: Runtime = createRuntime(config, silentLogger, opts.clock);
   await rt.notifier.start();
   const app = createApp(rt);
   let workers: Workers | undefined;

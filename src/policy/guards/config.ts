@@ -2,6 +2,7 @@
 // of the policy (strict objects, every problem with its path). Pure.
 import { z } from 'zod';
 import { re2Pattern } from '../regex.ts';
+import { CustomGuardsSchema } from './custom.ts';
 
 const glob = z.string().min(1).max(200);
 const globList = z.array(glob).max(500);
@@ -217,6 +218,8 @@ export const GuardsSchema = z.strictObject({
   scope: ScopeSchema.optional(),
   purchase: z.array(PurchaseRuleSchema).max(50).optional(),
   deletion: z.array(DeletionRuleSchema).max(50).optional(),
+  /** CEL expressions written by the admin (./custom.ts). */
+  custom: CustomGuardsSchema.optional(),
 });
 
 export type GuardsConfig = z.output<typeof GuardsSchema>;
@@ -231,3 +234,4 @@ export type DeletionConfig = DeletionRule[];
 export type PerActionBudget = BudgetConfig['per_action'][string];
 export type DailyCount = RateLimitConfig['daily'][number];
 export type Cooldown = RateLimitConfig['cooldowns'][number];
+export type { CustomGuardConfig } from './custom.ts';

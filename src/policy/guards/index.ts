@@ -5,6 +5,7 @@ import type { EvaluationRequest } from '../evaluate.ts';
 import type { Policy } from '../schema.ts';
 import { EvaluationBudgetExceeded, budgetCheck } from '../time-budget.ts';
 import * as budget from './budget.ts';
+import * as custom from './custom.ts';
 import * as deletion from './deletion.ts';
 import * as purchase from './purchase.ts';
 import * as rateLimit from './rate-limit.ts';
@@ -77,6 +78,7 @@ export function counterQueries(policy: Policy, req: EvaluationRequest, now: numb
   if (g.budget) add(() => budget.queries(g.budget!, req, now));
   if (g.purchase) add(() => purchase.queries(g.purchase!, req, now));
   if (g.deletion) add(() => deletion.queries(g.deletion!, req, now));
+  if (g.custom) add(() => custom.queries(g.custom!, req));
   return [...out.values()];
 }
 
@@ -124,6 +126,15 @@ export function evaluateGuards(policy: Policy, req: EvaluationRequest, ctx: Guar
     if (g.budget) stateful('budget', (c) => budget.evaluate(g.budget!, req, c, ctx.now));
     if (g.purchase) stateful('purchase', (c) => purchase.evaluate(g.purchase!, req, c, ctx.now));
     if (g.deletion) stateful('deletion', (c) => deletion.evaluate(g.deletion!, req, c, ctx.now, checkpoint));
+    if (g.custom && g.custom.length > 0) {
+      // One unit of work per guard: the time budget is asked before each.
+      const view = new custom.RequestView(req, checkpoint);
+      for (const cg of g.custom) {
+        const counters = custom.isStateful(cg) ? ctx.counters : {};
+        if (counters === null) failures.push({ guard: 'custom', message: `custom guard ${cg.name}: counters unavailable` });
+        else run('custom', () => custom.evaluate(cg, req, view, counters, ctx.now));
+      }
+    }
   } catch (err) {
     if (!(err instanceof EvaluationBudgetExceeded)) throw err;
     exceeded = true;
