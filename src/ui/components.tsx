@@ -11,7 +11,7 @@ export interface Viewer {
   csrf: string;
 }
 
-export const Layout: FC<{ title: string; viewer?: Viewer | undefined; page?: string; id?: string; nav?: 'inbox' | 'history' | 'overview'; children?: Child }> = (p) => (
+export const Layout: FC<{ title: string; viewer?: Viewer | undefined; page?: string; id?: string; nav?: 'inbox' | 'history' | 'overview' | 'dashboard'; children?: Child }> = (p) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -38,6 +38,9 @@ export const Layout: FC<{ title: string; viewer?: Viewer | undefined; page?: str
             </a>
             <a href="/ui/overview" aria-current={p.nav === 'overview' ? 'page' : undefined}>
               Overview
+            </a>
+            <a href="/ui/dashboard" aria-current={p.nav === 'dashboard' ? 'page' : undefined}>
+              Dashboard
             </a>
           </nav>
         )}
