@@ -70,10 +70,10 @@ export interface RiskPoint {
   denied: number;
 }
 
-/** Average and maximum risk per bucket of `stepSeconds`, buckets aligned on `since`; empty buckets are absent. */
-export async function riskSeries(tx: Tx, tenantId: string, since: Date, stepSeconds: number): Promise<RiskPoint[]> {
+/** Average and maximum risk per bucket of `stepSeconds` starting at `origin`, of decisions since `since`; empty buckets are absent. */
+export async function riskSeries(tx: Tx, tenantId: string, since: Date, origin: Date, stepSeconds: number): Promise<RiskPoint[]> {
   return tx<RiskPoint[]>`
-    SELECT date_bin(make_interval(secs => ${stepSeconds}), created_at, ${since}::timestamptz) AS at,
+    SELECT date_bin(make_interval(secs => ${stepSeconds}), created_at, ${origin}::timestamptz) AS at,
            count(*)::int AS n,
            avg(risk_score)::float8 AS avg,
            max(risk_score)::float8 AS max,

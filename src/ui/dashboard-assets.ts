@@ -5,6 +5,7 @@
 // the agent's strings as data), and refreshes the panels at most every 5 s.
 
 export const DASHBOARD_CSS = `
+body[data-page=dashboard] main { max-width:1480px; }
 .dash-head { display:flex; flex-wrap:wrap; align-items:center; gap:.5rem 1.25rem; margin-bottom:1rem; }
 .dash-head h1 { margin:0; }
 .periods { display:flex; gap:0; border:1px solid var(--line); border-radius:8px; overflow:hidden; }
@@ -21,7 +22,7 @@ body[data-live=on] .live-badge .off-text { display:none; }
 .dashboard { display:grid; grid-template-columns:minmax(0,2.2fr) minmax(280px,1fr); gap:1rem; align-items:start; }
 .dash-main, .dash-side { min-width:0; }
 .panel h2 { margin:0 0 .5rem; font-size:1rem; } .panel h3 { font-size:.9rem; margin:.9rem 0 .35rem; }
-.stats { display:grid; grid-template-columns:repeat(auto-fit, minmax(118px, 1fr)); gap:.6rem; margin-bottom:1rem; }
+.stats { display:grid; grid-template-columns:repeat(auto-fit, minmax(140px, 1fr)); gap:.75rem; margin-bottom:1rem; }
 .stat-card { border:1px solid var(--line); border-radius:10px; padding:.6rem .75rem; background:linear-gradient(180deg,#fff, var(--soft)); border-top:4px solid var(--accent); }
 .stat-card.ok { border-top-color:#2da44e; } .stat-card.bad { border-top-color:var(--bad); } .stat-card.warn { border-top-color:#d4a72c; } .stat-card.info { border-top-color:#8250df; }
 .stat-label { font-size:.78rem; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
@@ -40,7 +41,12 @@ svg.chart .avg-dot { fill:var(--accent); }
 table.compact th, table.compact td { padding:.3rem .4rem; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; }
 table.feed td { padding:.4rem .45rem; }
-table.feed .action { overflow-wrap:anywhere; }
+table.feed th, table.feed td.time { white-space:nowrap; }
+table.feed td:nth-child(3) { min-width:11rem; }
+table.feed td:nth-child(4) { min-width:14rem; }
+table.feed .action { overflow-wrap:break-word; }
+.feed-scroll { max-height:38rem; overflow:auto; }
+table.feed thead th { position:sticky; top:0; background:#fff; z-index:1; box-shadow:0 1px 0 var(--line); }
 table.feed tr.fresh { animation:fresh 2.5s ease-out; }
 @keyframes fresh { from { background:#fff8c5; } to { background:transparent; } }
 .pill { display:inline-block; padding:.05rem .55rem; border-radius:999px; font-size:.78rem; font-weight:600; white-space:nowrap; }

@@ -43,12 +43,18 @@ export interface DashboardData {
   feed: FeedRow[];
 }
 
-/** Every bucket of the period, empty ones included, oldest first. Pure. */
-export function fillSeries(points: readonly RiskPoint[], since: Date, period: Period): RiskPoint[] {
-  const { ms, step } = PERIODS[period];
+/** Where the chart's first bucket starts: `since` rounded down to a whole step (whole hours, whole 5 minutes). Pure. */
+export function seriesOrigin(since: Date, period: Period): Date {
+  const step = PERIODS[period].step * 1000;
+  return new Date(Math.floor(since.getTime() / step) * step);
+}
+
+/** Every bucket from `origin` up to `now`, empty ones included, oldest first. Pure. */
+export function fillSeries(points: readonly RiskPoint[], origin: Date, now: Date, period: Period): RiskPoint[] {
+  const step = PERIODS[period].step * 1000;
   const byTime = new Map(points.map((p) => [new Date(p.at).getTime(), p]));
   const out: RiskPoint[] = [];
-  for (let t = since.getTime(); t < since.getTime() + ms; t += step * 1000) {
+  for (let t = origin.getTime(); t <= now.getTime(); t += step) {
     out.push(byTime.get(t) ?? { at: new Date(t), n: 0, avg: null, max: null, denied: 0 });
   }
   return out;
@@ -56,10 +62,11 @@ export function fillSeries(points: readonly RiskPoint[], since: Date, period: Pe
 
 export async function loadDashboard(deps: { sql: Sql; policies: PolicyStore; counters: CounterStore }, tenantId: string, period: Period, now: Date): Promise<DashboardData> {
   const since = new Date(now.getTime() - PERIODS[period].ms);
+  const origin = seriesOrigin(since, period);
   const [stats, reasons, risk, agents, feed, { policy }] = await Promise.all([
     periodStats(deps.sql, tenantId, since),
     topReasons(deps.sql, tenantId, since, 50),
-    riskSeries(deps.sql, tenantId, since, PERIODS[period].step),
+    riskSeries(deps.sql, tenantId, since, origin, PERIODS[period].step),
     agentsSeen(deps.sql, tenantId, since, GAUGE_AGENTS),
     recentDecisions(deps.sql, tenantId, since, FEED_ROWS),
     deps.policies.current(tenantId),
@@ -70,5 +77,5 @@ export async function loadDashboard(deps: { sql: Sql; policies: PolicyStore; cou
     const r = reasons.filter((x) => x.source === 'guard' && x.name === g);
     return { guard: g, active: configured[g] !== undefined, denies: r.reduce((s, x) => s + x.denies, 0), approvals: r.reduce((s, x) => s + x.approvals, 0) };
   });
-  return { period, since, now, stats, reasons: reasons.slice(0, 10), guards, rules: policy.rules.length, risk: fillSeries(risk, since, period), budgets, feed };
+  return { period, since, now, stats, reasons: reasons.slice(0, 10), guards, rules: policy.rules.length, risk: fillSeries(risk, origin, now, period), budgets, feed };
 }

@@ -35,7 +35,7 @@ export const FeedRowView: FC<{ d: FeedRow }> = ({ d }) => {
   const at = new Date(d.created_at);
   return (
     <tr id={`d-${d.id}`} data-at={at.toISOString()} class={`dec-${d.decision}`}>
-      <td data-label="Time">
+      <td data-label="Time" class="time">
         <time datetime={at.toISOString()} title={at.toISOString()}>
           {hhmmss(at)}
         </time>
@@ -342,12 +342,13 @@ export const DashboardPage: FC<{ viewer: Viewer; d: DashboardData }> = ({ viewer
         <span class="off-text">not live: reload to update</span>
       </span>
     </div>
+    <StatsPanel d={d} />
     <div class="dashboard" data-period={d.period}>
       <div class="dash-main">
-        <StatsPanel d={d} />
         <RiskChart points={d.risk} period={d.period} />
         <section class="card panel" aria-labelledby="feed-title">
           <h2 id="feed-title">Every decision, newest first</h2>
+          <div class="feed-scroll">
           <table class="list feed" id="feed">
             <caption class="skip">Live feed of decisions</caption>
             <thead>
@@ -367,6 +368,7 @@ export const DashboardPage: FC<{ viewer: Viewer; d: DashboardData }> = ({ viewer
               ))}
             </tbody>
           </table>
+          </div>
           <p id="feed-empty" class="muted" hidden={d.feed.length > 0}>
             No evaluations yet in this period. They appear here as agents call.
           </p>
