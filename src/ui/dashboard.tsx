@@ -3,11 +3,12 @@
 // JSX child or attribute, so it is escaped; nothing here builds raw HTML.
 // Pure functions of their props.
 import type { FC } from 'hono/jsx';
-import type { FeedRow, RiskPoint } from '../db/dashboard.ts';
+import type { FeedRow } from '../db/dashboard.ts';
 import type { Gauge } from '../services/budget-gauges.ts';
 import { Layout, type Viewer } from './components.tsx';
 import { PERIODS, type DashboardData, type Period } from './dashboard-data.ts';
 import { reasonText } from './format.ts';
+import { RiskChart } from './risk-chart.tsx';
 
 const DECISION_LABEL: Record<string, string> = { allow: 'allowed', modify: 'modified', deny: 'denied', require_approval: 'needs approval' };
 const usd = (n: number) => `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
@@ -102,103 +103,6 @@ export const StatsPanel: FC<{ d: DashboardData }> = ({ d }) => {
   );
 };
 
-const W = 720;
-const H = 220;
-const PAD = { l: 38, r: 12, t: 12, b: 30 };
-
-function tickLabel(at: Date, period: Period): string {
-  const iso = at.toISOString();
-  if (period === '7d') return `${['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][at.getUTCDay()]} ${iso.slice(11, 13)}h`;
-  return iso.slice(11, 16);
-}
-
-/** Average and maximum risk per bucket as an SVG chart, calls per bucket as faint bars; a table says the same. */
-export const RiskChart: FC<{ points: RiskPoint[]; period: Period }> = ({ points, period }) => {
-  const n = Math.max(1, points.length);
-  const iw = W - PAD.l - PAD.r;
-  const ih = H - PAD.t - PAD.b;
-  const slot = iw / n;
-  const x = (i: number) => PAD.l + slot * i + slot / 2;
-  const y = (v: number) => PAD.t + ih * (1 - v);
-  const most = Math.max(1, ...points.map((p) => p.n));
-  const line = (pick: (p: RiskPoint) => number | null) => {
-    let d = '';
-    let pen = false;
-    points.forEach((p, i) => {
-      const v = pick(p);
-      if (v === null) {
-        pen = false;
-        return;
-      }
-      d += `${pen ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
-      pen = true;
-    });
-    return d;
-  };
-  const every = Math.max(1, Math.ceil(n / 8));
-  const seen = points.filter((p) => p.n > 0);
-  const summary = seen.length === 0 ? 'no evaluations in this period' : `${seen.length} of ${points.length} intervals had evaluations; highest risk ${risk(Math.max(...seen.map((p) => p.max ?? 0)))}`;
-  return (
-    <section id="dash-risk" data-panel class="card panel" aria-labelledby="risk-title">
-      <h2 id="risk-title">Risk over time</h2>
-      <p class="muted small legend">
-        <span class="key avg"></span> average <span class="key max"></span> maximum <span class="key vol"></span> evaluations, per {PERIODS[period].stepLabel}
-      </p>
-      <svg class="chart" viewBox={`0 0 ${W} ${H}`} width="100%" role="img" aria-labelledby="risk-svg-title risk-svg-desc">
-        <title id="risk-svg-title">Risk per {PERIODS[period].stepLabel}, {PERIODS[period].label}</title>
-        <desc id="risk-svg-desc">{summary}</desc>
-        {[0, 0.25, 0.5, 0.75, 1].map((v) => (
-          <g>
-            <line x1={PAD.l} x2={W - PAD.r} y1={y(v)} y2={y(v)} class="grid" />
-            <text x={PAD.l - 6} y={y(v) + 4} text-anchor="end" class="axis">
-              {v.toFixed(2)}
-            </text>
-          </g>
-        ))}
-        {points.map((p, i) =>
-          p.n > 0 ? <rect x={x(i) - slot * 0.35} y={PAD.t + ih - (p.n / most) * ih * 0.9} width={slot * 0.7} height={(p.n / most) * ih * 0.9} class="vol" /> : null,
-        )}
-        <path d={line((p) => p.max)} class="max" />
-        <path d={line((p) => p.avg)} class="avg" />
-        {points.map((p, i) => (p.avg !== null ? <circle cx={x(i)} cy={y(p.avg)} r="2.5" class="avg-dot" /> : null))}
-        {points.map((p, i) =>
-          i % every === 0 ? (
-            <text x={x(i)} y={H - 10} text-anchor="middle" class="axis">
-              {tickLabel(new Date(p.at), period)}
-            </text>
-          ) : null,
-        )}
-      </svg>
-      <details>
-        <summary>The same as a table</summary>
-        <table class="list compact" id="risk-table">
-          <caption class="skip">Risk per {PERIODS[period].stepLabel}</caption>
-          <thead>
-            <tr>
-              <th scope="col">From (UTC)</th>
-              <th scope="col">Evaluations</th>
-              <th scope="col">Average risk</th>
-              <th scope="col">Maximum risk</th>
-              <th scope="col">Denied</th>
-            </tr>
-          </thead>
-          <tbody>
-            {points.map((p) => (
-              <tr>
-                <td>{new Date(p.at).toISOString().slice(0, 16).replace('T', ' ')}</td>
-                <td>{p.n}</td>
-                <td>{risk(p.avg)}</td>
-                <td>{risk(p.max)}</td>
-                <td>{p.denied}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </details>
-    </section>
-  );
-};
-
 const GaugeBar: FC<{ g: Gauge; who: string }> = ({ g, who }) => {
   const width = Math.min(100, Math.round(g.share * 100));
   return (
@@ -283,15 +187,19 @@ export const ReasonsPanel: FC<{ d: DashboardData }> = ({ d }) => {
           <tbody>
             {d.reasons.map((r) => (
               <tr>
-                <td>
+                <td data-label="Rule or guard">
                   <span class="reason-name">{r.source === 'default' ? 'default decision' : r.name || '(unnamed)'}</span> <span class="muted small">{SOURCE_LABEL[r.source] ?? r.source}</span>
                   <div class="split" aria-hidden="true">
                     <span class="deny" style={`width:${(r.denies / most) * 100}%`}></span>
                     <span class="hold" style={`width:${(r.approvals / most) * 100}%`}></span>
                   </div>
                 </td>
-                <td class="num">{r.denies}</td>
-                <td class="num">{r.approvals}</td>
+                <td class="num" data-label="Denied">
+                  {r.denies}
+                </td>
+                <td class="num" data-label="Held">
+                  {r.approvals}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -349,25 +257,25 @@ export const DashboardPage: FC<{ viewer: Viewer; d: DashboardData }> = ({ viewer
         <section class="card panel" aria-labelledby="feed-title">
           <h2 id="feed-title">Every decision, newest first</h2>
           <div class="feed-scroll">
-          <table class="list feed" id="feed">
-            <caption class="skip">Live feed of decisions</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time (UTC)</th>
-                <th scope="col">Decision</th>
-                <th scope="col">Action · agent</th>
-                <th scope="col">Why</th>
-                <th scope="col">Risk</th>
-                <th scope="col">Cost</th>
-                <th scope="col">Approval</th>
-              </tr>
-            </thead>
-            <tbody>
-              {d.feed.map((row) => (
-                <FeedRowView d={row} />
-              ))}
-            </tbody>
-          </table>
+            <table class="list feed" id="feed">
+              <caption class="skip">Live feed of decisions</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Time (UTC)</th>
+                  <th scope="col">Decision</th>
+                  <th scope="col">Action · agent</th>
+                  <th scope="col">Why</th>
+                  <th scope="col">Risk</th>
+                  <th scope="col">Cost</th>
+                  <th scope="col">Approval</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.feed.map((row) => (
+                  <FeedRowView d={row} />
+                ))}
+              </tbody>
+            </table>
           </div>
           <p id="feed-empty" class="muted" hidden={d.feed.length > 0}>
             No evaluations yet in this period. They appear here as agents call.
