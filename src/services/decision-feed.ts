@@ -16,7 +16,9 @@
 // also read on every heartbeat and after every LISTEN (re)connect: the newest
 // decisions of the last CATCH_UP_MS that were not handed out yet. So a lost
 // announcement delays a row by at most one heartbeat; ids are given at most
-// once per process (and the page ignores a row it already shows).
+// once per process (and the page ignores a row it already shows). The tenant's
+// audit-chain NOTIFY is passed on too, so a page can re-read the rows of calls
+// whose approval was still open.
 import type { Sql } from '../db/client.ts';
 import { decisionIdsSince } from '../db/dashboard.ts';
 import type { Logger } from '../log.ts';
@@ -88,6 +90,8 @@ export function announcingDecisions<F extends { check: Announced; guard: Announc
 export interface DecisionFollower {
   /** New decision ids of the tenant. Must not block. */
   push(ids: string[]): void;
+  /** Something on the tenant's audit chain changed (an approval was decided, say): held calls may have moved on. */
+  approvalsChanged(): void;
   /** The process is shutting down. */
   closed(): void;
 }
@@ -190,9 +194,10 @@ export function createDecisionHub(deps: { sql: Sql; notifier: Notifier; log: Log
         };
         created.timer.unref();
         feeds.set(tenantId, created);
-        // The notifier closes once, at shutdown: every stream ends then.
+        // The chain's NOTIFY (src/services/notifier.ts) says approvals moved; its close, at shutdown, ends every stream.
         created.unsubscribe = deps.notifier.onTenant(tenantId, (why) => {
           if (why === 'closed') closeAll();
+          else for (const f of created.followers) f.approvalsChanged();
         });
         if (closed) {
           follower.closed();

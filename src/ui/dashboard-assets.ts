@@ -94,6 +94,26 @@ export const DASHBOARD_JS = `
   };
   const parse = (html) => { const t = document.createElement('template'); t.innerHTML = html; return t.content; };
 
+  // Rows of calls held for a person are re-read when an approval changes (at most once a second).
+  let heldTimer = null;
+  function refreshHeld() {
+    if (heldTimer) return;
+    heldTimer = setTimeout(async () => {
+      heldTimer = null;
+      const ids = [...body.querySelectorAll('tr[data-at][data-held]')].map((r) => r.id.slice(2)).slice(0, 50);
+      if (ids.length === 0) return;
+      const html = await get('/ui/fragments/decisions?ids=' + ids.map(encodeURIComponent).join(','));
+      if (html === null) return;
+      for (const row of [...parse('<table><tbody>' + html + '</tbody></table>').querySelectorAll('tr[data-at]')]) {
+        const old = document.getElementById(row.id);
+        if (!old || old.querySelector('.approval-state').textContent === row.querySelector('.approval-state').textContent) continue;
+        old.replaceWith(row);
+        row.classList.add('fresh');
+        say(row.querySelector('.action').textContent + ': approval ' + row.querySelector('.approval-state').textContent);
+      }
+    }, 1000);
+  }
+
   async function addRows(ids) {
     const want = ids.filter((id) => /^[0-9a-f-]{36}$/.test(id) && !document.getElementById('d-' + id));
     let added = 0, last = null;
@@ -143,6 +163,7 @@ export const DASHBOARD_JS = `
     const { ids } = JSON.parse(e.data);
     chain = chain.then(() => addRows(ids)).then((n) => { if (n > 0) refresh(); }).catch(() => {});
   });
+  es.addEventListener('approvals', () => { chain = chain.then(refreshHeld).catch(() => {}); });
   es.addEventListener('ready', () => document.body.setAttribute('data-live', 'on'));
   es.addEventListener('end', (e) => { if (JSON.parse(e.data).reason === 'unauthorized') { es.close(); location.reload(); } });
   es.onerror = () => document.body.setAttribute('data-live', 'off');

@@ -9,6 +9,8 @@
 //   decisions  {ids}   — id: the newest id sent; a reconnect with it as
 //                        Last-Event-ID is first sent the decisions recorded
 //                        since shortly before it (the page skips rows it has)
+//   approvals  {}      — an approval of the tenant changed: rows showing an
+//                        open approval may be out of date
 //   end        {reason}
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -46,7 +48,7 @@ export function decisionStream(c: Context, deps: DecisionStreamDeps, o: { tenant
     async (stream) => {
       let aborted = false;
       let ending: 'lifetime' | 'behind' | 'shutdown' | 'unauthorized' | null = null;
-      const queue: string[][] = [];
+      const queue: (string[] | 'approvals')[] = [];
       let wake: () => void = () => {};
       const woken = () => new Promise<void>((r) => (wake = r));
       const end = (why: NonNullable<typeof ending>) => {
@@ -80,6 +82,11 @@ export function decisionStream(c: Context, deps: DecisionStreamDeps, o: { tenant
             if (queue.length > MAX_QUEUED) end('behind');
             wake();
           },
+          approvalsChanged() {
+            if (ending || queue.at(-1) === 'approvals') return;
+            queue.push('approvals');
+            wake();
+          },
           closed: () => end('shutdown'),
         });
         await stream.writeSSE({ event: 'ready', data: '{}', retry: RECONNECT_MS });
@@ -90,8 +97,9 @@ export function decisionStream(c: Context, deps: DecisionStreamDeps, o: { tenant
         }
         for (;;) {
           while (queue.length > 0 && !aborted) {
-            const ids = queue.shift()!;
-            await stream.writeSSE({ event: 'decisions', id: ids.at(-1)!, data: JSON.stringify({ ids }) });
+            const m = queue.shift()!;
+            if (m === 'approvals') await stream.writeSSE({ event: 'approvals', data: '{}' });
+            else await stream.writeSSE({ event: 'decisions', id: m.at(-1)!, data: JSON.stringify({ ids: m }) });
           }
           if (aborted || ending) break;
           await woken();

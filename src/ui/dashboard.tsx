@@ -35,7 +35,7 @@ export const FeedRowView: FC<{ d: FeedRow }> = ({ d }) => {
   const shown = reasons.slice(0, 2).map(reasonText);
   const at = new Date(d.created_at);
   return (
-    <tr id={`d-${d.id}`} data-at={at.toISOString()} class={`dec-${d.decision}`}>
+    <tr id={`d-${d.id}`} data-at={at.toISOString()} class={`dec-${d.decision}`} data-held={d.approval_status === 'pending' ? '' : undefined}>
       <td data-label="Time" class="time">
         <time datetime={at.toISOString()} title={at.toISOString()}>
           {hhmmss(at)}
@@ -70,7 +70,7 @@ export const FeedRowView: FC<{ d: FeedRow }> = ({ d }) => {
       <td data-label="Approval">
         {d.approval_id ? (
           <a href={`/ui/approvals/${d.approval_id}`}>
-            <span class={`badge ${d.approval_status ?? ''}`}>{d.approval_status ?? 'open'}</span>
+            <span class={`badge approval-state ${d.approval_status ?? ''}`}>{d.approval_status ?? 'open'}</span>
           </a>
         ) : (
           <span class="muted">—</span>

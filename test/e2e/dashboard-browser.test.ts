@@ -21,6 +21,8 @@ let browser: Browser;
 let keys: { agent: string; approver: string; admin: string };
 let tenantId: string;
 let n = 0;
+/** A payment held for a person: the test approves it and watches its row. */
+let held: { decision_id: string; approval: { id: string } };
 
 async function api(method: string, path: string, key: string, body?: unknown) {
   const r = await fetch(`${fx.base}${path}`, {
@@ -85,7 +87,8 @@ beforeAll(async () => {
   for (let i = 0; i < 12; i++) await guard('llm.summarize', 'research-agent', { doc: `paper-${i}` });
   for (let i = 0; i < 6; i++) await guard('search.web', 'research-agent', { q: `query ${i}` });
   await guard('payment.send', 'billing-agent', { amount: 120, to: 'acct_42' });
-  await guard('payment.send', 'billing-agent', { amount: 2500, to: 'Globex Ltd' });
+  held = (await guard('payment.send', 'billing-agent', { amount: 2500, to: 'Globex Ltd' })).body;
+  expect(held.approval.id).toBeTruthy();
   await guard('email.send', 'support-bot', { to: 'customer@example.com', body: 'card 4111 1111 1111 1111' });
   await guard('deploy.production', 'ops-agent', { service: 'api', version: '2026.11.30' });
   await guard('db.drop_table', 'ops-agent', { table: 'customers' });
@@ -159,6 +162,13 @@ describe('the evaluation dashboard in Chromium', () => {
     expect(await page.$$eval('main img', (imgs) => imgs.length)).toBe(0);
     expect(await page.textContent(`#d-${hostile.body.decision_id}`)).toContain('Dropping databases is never allowed');
     expect(await page.textContent('#live')).toMatch(/new decision/i);
+
+    // A held payment approved through the API: its row says so, still without a reload.
+    expect(await page.textContent(`#d-${held.decision_id} .approval-state`)).toBe('pending');
+    const vote = await api('POST', `/v1/approvals/${held.approval.id}/decision`, keys.approver, { decision: 'approve', reason: 'invoice checked' });
+    expect(vote.status).toBe(200);
+    await page.waitForFunction((id) => document.querySelector(`#d-${id} .approval-state`)?.textContent === 'approved', held.decision_id, { timeout: 10_000 });
+    expect(await page.evaluate(() => (window as any).sameDocument)).toBe(true);
 
     // The panels follow (at most every 5 s): two more evaluations counted.
     const total = (s: string) => Number(s.replace(/,/g, ''));

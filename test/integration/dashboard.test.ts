@@ -30,7 +30,7 @@ const RECENT = 400;
 const OLD = 100;
 
 beforeAll(async () => {
-  h = await createHarness({ env: { HOLDPOINT_STREAM_HEARTBEAT_MS: '500' } });
+  h = await createHarness({ workers: true, env: { HOLDPOINT_STREAM_HEARTBEAT_MS: '500' } });
   t = await h.tenant('acme');
   other = await h.tenant('globex');
   busy = await h.tenant('busy');
@@ -383,6 +383,31 @@ describe('the live feed', () => {
     const res = await b.go('GET', '/ui/dashboard/stream', undefined, { 'last-event-id': first.body.decision_id });
     const evs = await readEvents(res, (e) => e.some((x) => x.event === 'decisions' && x.data.ids.includes(missed.body.decision_id)));
     expect(evs[0]!.event).toBe('ready');
+  });
+
+  it('tells the page when a held call is decided, and its row then shows the outcome', async () => {
+    const held = await guard(t, 'payment.send', { agent_id: 'payer', params: { amount: 5000 } });
+    expect(held.status).toBe(202);
+    const b = await signedIn(t.approver);
+    expect((await b.page(`/ui/fragments/decisions?ids=${held.body.decision_id}`)).html).toMatch(/data-held=""[\s\S]*approval-state pending">pending</);
+    const res = await b.go('GET', '/ui/dashboard/stream');
+    let voted = false;
+    let decided = false;
+    const evs = await readEvents(res, (e) => {
+      if (e.length === 1 && !voted) {
+        voted = true;
+        void h
+          .as(t, 'erin')
+          .then((key) => h.call('POST', `/v1/approvals/${held.body.approval.id}/decision`, key, { decision: 'approve' }))
+          .then(() => (decided = true));
+      }
+      return decided && e.slice(1).some((x) => x.event === 'approvals');
+    });
+    expect(evs.filter((x) => x.event === 'approvals').every((x) => x.id === '' && JSON.stringify(x.data) === '{}')).toBe(true);
+    await waitFor(async () => (await b.page(`/ui/fragments/decisions?ids=${held.body.decision_id}`)).html.includes('approved'), { what: 'the row approved' });
+    const row = (await b.page(`/ui/fragments/decisions?ids=${held.body.decision_id}`)).html;
+    expect(row).toContain('approval-state approved">approved<');
+    expect(row).not.toContain('data-held');
   });
 
   it('ends the stream when the session is signed out', async () => {
