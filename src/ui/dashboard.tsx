@@ -136,7 +136,7 @@ export const BudgetPanel: FC<{ d: DashboardData }> = ({ d }) => {
         Spend (settled and held) against the policy's limits. Amber from {Math.round(b.warn * 100)}%, red from {Math.round(b.danger * 100)}%.
       </p>
       {b.unavailable && <p class="flash error small">The budget counters (Redis) could not be read; spend is not shown.</p>}
-      {b.tenant.length > 0 && (
+      {!b.unavailable && b.tenant.length > 0 && (
         <div class="gauge-group" id="gauges-tenant">
           <h3>Whole tenant</h3>
           {b.tenant.map((g) => (
@@ -145,7 +145,7 @@ export const BudgetPanel: FC<{ d: DashboardData }> = ({ d }) => {
         </div>
       )}
       {d.budgets.agents.length === 0 && <p class="muted">No agent called in this period.</p>}
-      {d.budgets.agents.map((a) => (
+      {!b.unavailable && d.budgets.agents.map((a) => (
         <div class="gauge-group agent-gauges">
           <h3>
             {a.agent_id} <span class="muted small">· {a.calls.toLocaleString('en-US')} call{a.calls === 1 ? '' : 's'}</span>

@@ -2,7 +2,8 @@
 // decision id, and the feed row's escaping.
 import { describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/ids.ts';
-import { gaugeState } from '../../src/services/budget-gauges.ts';
+import { budgetGauges, gaugeState } from '../../src/services/budget-gauges.ts';
+import { parsePolicy } from '../../src/policy/schema.ts';
 import { FeedRowView } from '../../src/ui/dashboard.tsx';
 import { fillSeries, seriesOrigin } from '../../src/ui/dashboard-data.ts';
 import { idTime } from '../../src/ui/dashboard-stream.ts';
@@ -16,6 +17,44 @@ describe('gauge states', () => {
     expect(gaugeState(1, 0.8)).toBe('danger');
     expect(gaugeState(0.97, 0.98)).toBe('ok');
     expect(gaugeState(0.98, 0.98)).toBe('danger');
+  });
+});
+
+describe('budget gauges', () => {
+  const store = (doc: unknown) => {
+    const parsed = parsePolicy(doc);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    return { current: async () => ({ version: 1, policy: parsed.policy }) } as never;
+  };
+  const now = Date.parse('2026-11-30T10:00:00Z');
+  const agents = [{ agent_id: 'a:1', calls: 3 }];
+
+  it("read each agent's day and month buckets and the tenant's, by the budget guard's own key names", async () => {
+    const asked: string[] = [];
+    const counters = {
+      read: async (_t: string, qs: { key: string }[]) => {
+        asked.push(...qs.map((q) => q.key));
+        return { 'bud:agent:a:1:day:2026-11-30': 9.6, 'bud:tenant:month:2026-11': 10 };
+      },
+    } as never;
+    const v = await budgetGauges({ policies: store({ guards: { budget: { per_agent: { day: 10, month: 100 }, per_tenant: { month: 1000 } } } }), counters }, 't', agents, now);
+    expect(asked.sort()).toEqual(['bud:agent:a:1:day:2026-11-30', 'bud:agent:a:1:month:2026-11', 'bud:tenant:month:2026-11']);
+    expect(v.agents[0]!.gauges.map((g) => [g.period, g.spent_usd, g.limit_usd, g.state])).toEqual([
+      ['day', 9.6, 10, 'danger'],
+      ['month', 0, 100, 'ok'],
+    ]);
+    expect(v.tenant.map((g) => [g.period, g.state])).toEqual([['tenant month', 'ok']]);
+    expect(v).toMatchObject({ configured: true, session_only: false, unavailable: false, warn: 0.8, danger: 0.95 });
+  });
+
+  it('say when there is no budget guard, only session limits, or no counters to read', async () => {
+    const none = await budgetGauges({ policies: store({}), counters: {} as never }, 't', agents, now);
+    expect(none).toMatchObject({ configured: false, agents: [{ agent_id: 'a:1', gauges: [] }] });
+    const failing = { read: async () => Promise.reject(new Error('redis down')) } as never;
+    const session = await budgetGauges({ policies: store({ guards: { budget: { per_agent: { session: 5 } } } }), counters: failing }, 't', agents, now);
+    expect(session).toMatchObject({ configured: true, session_only: true, agents: [{ gauges: [] }] });
+    const down = await budgetGauges({ policies: store({ guards: { budget: { per_agent: { day: 5 } } } }), counters: failing }, 't', agents, now);
+    expect(down.unavailable).toBe(true);
   });
 });
 
