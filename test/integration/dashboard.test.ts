@@ -423,4 +423,19 @@ describe('the live feed', () => {
     });
     expect(evs.at(-1)).toMatchObject({ event: 'end', data: { reason: 'unauthorized' } });
   });
+
+  // Last: it closes the process's notifier, as SIGTERM does.
+  it('ends open dashboard streams with end {reason: shutdown} when the process shuts down', async () => {
+    const b = await signedIn(t.approver);
+    const res = await b.go('GET', '/ui/dashboard/stream');
+    let closing = false;
+    const evs = await readEvents(res, (e) => {
+      if (e.length === 1 && !closing && (closing = true)) void h.rt.notifier.close();
+      return e.some((x) => x.event === 'end');
+    });
+    expect(evs.at(-1)).toMatchObject({ event: 'end', data: { reason: 'shutdown' } });
+    // A stream opened afterwards ends at once.
+    const late = await readEvents(await b.go('GET', '/ui/dashboard/stream'), (e) => e.some((x) => x.event === 'end'));
+    expect(late.at(-1)).toMatchObject({ event: 'end', data: { reason: 'shutdown' } });
+  });
 });
