@@ -30,7 +30,7 @@ const RECENT = 400;
 const OLD = 100;
 
 beforeAll(async () => {
-  h = await createHarness({ workers: true, env: { HOLDPOINT_STREAM_HEARTBEAT_MS: '500' } });
+  h = await createHarness({ workers: true, env: { HOLDPOINT_STREAM_HEARTBEAT_MS: '500', HOLDPOINT_MAX_STREAMS_PER_KEY: '3' } });
   t = await h.tenant('acme');
   other = await h.tenant('globex');
   busy = await h.tenant('busy');
@@ -422,6 +422,23 @@ describe('the live feed', () => {
       return e.some((x) => x.event === 'end');
     });
     expect(evs.at(-1)).toMatchObject({ event: 'end', data: { reason: 'unauthorized' } });
+  });
+
+  it("takes one of the sign-in's live-feed slots, shared with the inbox stream: 429 beyond the cap", async () => {
+    const key = await h.as(t, 'capped-carol');
+    const b = await signedIn(key);
+    const open = [await b.go('GET', '/ui/stream'), await b.go('GET', '/ui/dashboard/stream'), await b.go('GET', '/ui/dashboard/stream')];
+    expect(open.map((r) => r.status)).toEqual([200, 200, 200]);
+    const refused = await b.go('GET', '/ui/dashboard/stream');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    await Promise.all(open.map((r) => r.body!.cancel()));
+    // Closing one gives its slot back.
+    await waitFor(async () => {
+      const again = await b.go('GET', '/ui/dashboard/stream');
+      await again.body?.cancel();
+      return again.status === 200;
+    }, { what: 'a slot given back' });
   });
 
   // Last: it closes the process's notifier, as SIGTERM does.
