@@ -1,8 +1,9 @@
 // The dashboard's share of the inbox's one stylesheet and one script (served
 // from /ui/assets/ under the strict CSP; see assets.ts). The page works without
 // the script; the script adds the live feed: it follows /ui/dashboard/stream,
-// fetches the rendered rows of the ids it is sent (server-escaped HTML, never
-// the agent's strings as data), and refreshes the panels at most every 5 s.
+// fetches the rendered rows of the newest ids it is sent (server-escaped HTML,
+// never the agent's strings as data; one request at a time), and refreshes the
+// panels at most every 5 s.
 
 export const DASHBOARD_CSS = `
 body[data-page=dashboard] main { max-width:1480px; }
@@ -98,20 +99,21 @@ export const DASHBOARD_JS = `
   let heldTimer = null;
   function refreshHeld() {
     if (heldTimer) return;
-    heldTimer = setTimeout(async () => {
-      heldTimer = null;
-      const ids = [...body.querySelectorAll('tr[data-at][data-held]')].map((r) => r.id.slice(2)).slice(0, 50);
-      if (ids.length === 0) return;
-      const html = await get('/ui/fragments/decisions?ids=' + ids.map(encodeURIComponent).join(','));
-      if (html === null) return;
-      for (const row of [...parse('<table><tbody>' + html + '</tbody></table>').querySelectorAll('tr[data-at]')]) {
-        const old = document.getElementById(row.id);
-        if (!old || old.querySelector('.approval-state').textContent === row.querySelector('.approval-state').textContent) continue;
-        old.replaceWith(row);
-        row.classList.add('fresh');
-        say(row.querySelector('.action').textContent + ': approval ' + row.querySelector('.approval-state').textContent);
-      }
-    }, 1000);
+    heldTimer = setTimeout(() => refreshHeldNow().catch(() => {}), 1000);
+  }
+  async function refreshHeldNow() {
+    heldTimer = null;
+    const ids = [...body.querySelectorAll('tr[data-at][data-held]')].map((r) => r.id.slice(2)).slice(0, 50);
+    if (ids.length === 0) return;
+    const html = await get('/ui/fragments/decisions?ids=' + ids.map(encodeURIComponent).join(','));
+    if (html === null) return;
+    for (const row of [...parse('<table><tbody>' + html + '</tbody></table>').querySelectorAll('tr[data-at]')]) {
+      const old = document.getElementById(row.id);
+      if (!old || old.querySelector('.approval-state').textContent === row.querySelector('.approval-state').textContent) continue;
+      old.replaceWith(row);
+      row.classList.add('fresh');
+      say(row.querySelector('.action').textContent + ': approval ' + row.querySelector('.approval-state').textContent);
+    }
   }
 
   async function addRows(ids) {
@@ -143,27 +145,41 @@ export const DASHBOARD_JS = `
   let timer = null, lastAt = 0;
   function refresh() {
     if (timer) return;
-    timer = setTimeout(async () => {
-      timer = null; lastAt = Date.now();
-      const html = await get('/ui/fragments/dashboard-summary?period=' + encodeURIComponent(period));
-      if (!html) return;
-      for (const panel of [...parse(html).querySelectorAll('[data-panel]')]) {
-        const old = document.getElementById(panel.id);
-        if (!old) continue;
-        const open = [...old.querySelectorAll('details')].map((d) => d.open);
-        old.replaceWith(panel);
-        panel.querySelectorAll('details').forEach((d, i) => { if (open[i]) d.open = true; });
-      }
-    }, Math.max(0, lastAt + 5000 - Date.now()));
+    timer = setTimeout(() => refreshNow().catch(() => {}), Math.max(0, lastAt + 5000 - Date.now()));
+  }
+  async function refreshNow() {
+    timer = null; lastAt = Date.now();
+    const html = await get('/ui/fragments/dashboard-summary?period=' + encodeURIComponent(period));
+    if (!html) return;
+    for (const panel of [...parse(html).querySelectorAll('[data-panel]')]) {
+      const old = document.getElementById(panel.id);
+      if (!old) continue;
+      const open = [...old.querySelectorAll('details')].map((d) => d.open);
+      old.replaceWith(panel);
+      panel.querySelectorAll('details').forEach((d, i) => { if (open[i]) d.open = true; });
+    }
   }
 
+  // One fragment request at a time, for the newest ids only: under a flood the
+  // page keeps up by skipping rows it would trim anyway, not by queueing requests.
+  let pending = [], draining = false;
+  async function drain() {
+    draining = true;
+    try {
+      while (pending.length > 0) {
+        const ids = pending.slice(-KEEP);
+        pending = [];
+        if ((await addRows(ids)) > 0) refresh();
+      }
+    } catch (e) { /* the next message tries again */ }
+    draining = false;
+  }
   const es = new EventSource('/ui/dashboard/stream');
-  let chain = Promise.resolve();
   es.addEventListener('decisions', (e) => {
-    const { ids } = JSON.parse(e.data);
-    chain = chain.then(() => addRows(ids)).then((n) => { if (n > 0) refresh(); }).catch(() => {});
+    pending.push(...JSON.parse(e.data).ids);
+    if (!draining) drain();
   });
-  es.addEventListener('approvals', () => { chain = chain.then(refreshHeld).catch(() => {}); });
+  es.addEventListener('approvals', refreshHeld);
   es.addEventListener('ready', () => document.body.setAttribute('data-live', 'on'));
   es.addEventListener('end', (e) => { if (JSON.parse(e.data).reason === 'unauthorized') { es.close(); location.reload(); } });
   es.onerror = () => document.body.setAttribute('data-live', 'off');
