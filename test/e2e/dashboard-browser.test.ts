@@ -135,7 +135,7 @@ async function signIn(key: string, viewport = { width: 1440, height: 1000 }) {
 const live = (page: Page) => page.waitForSelector('body[data-live="on"]', { timeout: 10_000 });
 
 describe('the evaluation dashboard in Chromium', () => {
-  it('shows a guard call live, a hostile action name as text, with no CSP violation; screenshot', async () => {
+  it('shows guard calls live, a hostile action name as text, a held call approved, a burst of 80; no CSP violation; screenshot', async () => {
     const { page, problems } = await signIn(keys.approver);
     await live(page);
     // Marks this document: a reload would lose it.
@@ -173,10 +173,17 @@ describe('the evaluation dashboard in Chromium', () => {
     // The panels follow (at most every 5 s): two more evaluations counted.
     const total = (s: string) => Number(s.replace(/,/g, ''));
     await expect.poll(async () => total((await page.textContent('#stat-total .stat-value'))!), { timeout: 15_000 }).toBe(total(before) + 2);
-    expect(await page.textContent('#top-reasons')).toContain('never drop databases');
-
     await page.waitForTimeout(2_600); // let the rows' arrival highlight fade before the picture
     await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
+
+    // A burst of 80 checks at once: the feed keeps the newest 50 rows and the panels follow (at most every 5 s).
+    const burst = await Promise.all(Array.from({ length: 80 }, (_, i) => api('POST', '/v1/check', keys.agent, { action: 'search.web', agent_id: `crawler-${i % 4}` })));
+    expect(burst.every((r) => r.status === 200)).toBe(true);
+    await expect.poll(async () => total((await page.textContent('#stat-total .stat-value'))!), { timeout: 15_000 }).toBe(total(before) + 82);
+    await expect.poll(() => page.$$eval('#feed tbody tr', (rows) => rows.filter((r) => r.querySelector('.action')?.textContent === 'search.web' && /crawler-/.test(r.textContent ?? '')).length), { timeout: 10_000 }).toBe(50);
+    expect(await page.$$eval('#feed tbody tr', (rows) => rows.length)).toBe(50);
+    expect(await page.textContent('#top-reasons')).toContain('never drop databases');
+
     expect(problems).toEqual([]);
     await page.context().close();
   });
