@@ -18,6 +18,7 @@ import { AppError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import { defaultRouting } from '../policy/evaluate.ts';
 import type { ServiceDeps } from './approvals.ts';
+import { announcingDecisions } from './decision-feed.ts';
 import type { Evaluator } from './evaluator.ts';
 import { webhookBody } from './webhook-body.ts';
 
@@ -256,7 +257,7 @@ export function createGuardFlow(deps: ServiceDeps, h: GuardFlowHelpers) {
     };
   }
 
-  return {
+  return announcingDecisions(deps, {
     settleSpend,
 
     /** Evaluates the policy and records the decision; creates nothing else. */
@@ -340,7 +341,7 @@ export function createGuardFlow(deps: ServiceDeps, h: GuardFlowHelpers) {
       await settleSpend(row, r.status, r.cost_usd);
       return renderDecision(row);
     },
-  };
+  });
 }
 
 export function renderDecision(d: DecisionRow) {

@@ -1,6 +1,8 @@
 // The inbox's one stylesheet and one script, served from /ui/assets/ with a
 // strict Content-Security-Policy (no inline script). The pages work without
-// the script; it adds countdowns and live updates over /ui/stream.
+// the script; it adds countdowns and live updates over /ui/stream (the
+// dashboard's own share is in dashboard-assets.ts).
+import { DASHBOARD_CSS, DASHBOARD_JS } from './dashboard-assets.ts';
 
 export const CSS = `
 :root { --fg:#1b1f24; --muted:#57606a; --line:#d0d7de; --bg:#fff; --soft:#f6f8fa; --accent:#0a58ca;
@@ -50,6 +52,7 @@ ol.audit { list-style:none; padding:0; margin:0; } ol.audit li { padding:.4rem 0
 .login { max-width:420px; margin:3rem auto; } .login input { width:100%; }
 .button.sso { background:var(--accent); border-color:var(--accent); color:#fff; font-weight:600; }
 .live-note { position:fixed; bottom:0; left:0; right:0; text-align:center; }
+${DASHBOARD_CSS}
 @media (max-width: 720px) {
   .grid2 { grid-template-columns: 1fr; }
   table.list thead { display:none; }
@@ -80,7 +83,8 @@ export const JS = `
   tick(); setInterval(tick, 1000);
 
   const page = document.body.dataset.page;
-  if (!page || !window.EventSource) return;
+  // The dashboard follows its own stream (DASHBOARD_JS below), not the audit chain's.
+  if (!page || page === 'dashboard' || !window.EventSource) return;
   const live = document.getElementById('live');
   const say = (text) => { if (live) live.textContent = text; };
   const fetchHtml = async (url) => {
@@ -150,4 +154,4 @@ export const JS = `
   es.addEventListener('ready', () => document.body.setAttribute('data-live', 'on'));
   es.onerror = () => document.body.setAttribute('data-live', 'off');
 })();
-`;
+${DASHBOARD_JS}`;

@@ -11,13 +11,15 @@ export interface Viewer {
   csrf: string;
 }
 
-export const Layout: FC<{ title: string; viewer?: Viewer | undefined; page?: string; id?: string; nav?: 'inbox' | 'history' | 'overview'; children?: Child }> = (p) => (
+export const Layout: FC<{ title: string; viewer?: Viewer | undefined; page?: string; id?: string; nav?: 'inbox' | 'history' | 'overview' | 'dashboard'; children?: Child }> = (p) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{`${p.title} · Holdpoint`}</title>
       <link rel="stylesheet" href="/ui/assets/app.css" />
+      {/* No /favicon.ico request (a 404 in every console): the CSP allows data: images. */}
+      <link rel="icon" href="data:," />
       <script src="/ui/assets/app.js" defer></script>
     </head>
     <body data-page={p.page} data-id={p.id}>
@@ -38,6 +40,9 @@ export const Layout: FC<{ title: string; viewer?: Viewer | undefined; page?: str
             </a>
             <a href="/ui/overview" aria-current={p.nav === 'overview' ? 'page' : undefined}>
               Overview
+            </a>
+            <a href="/ui/dashboard" aria-current={p.nav === 'dashboard' ? 'page' : undefined}>
+              Dashboard
             </a>
           </nav>
         )}

@@ -25,6 +25,7 @@ import { CSS, JS } from './assets.ts';
 import { InboxRow, type Viewer } from './components.tsx';
 import { csvRow } from './format.ts';
 import { oidcRoutes } from './oidc.tsx';
+import { dashboardRoutes } from './dashboard-routes.tsx';
 import { safeNext, SESSION_COOKIE, TENANT_COOKIE, UUID, type UiEnv } from './session.ts';
 import { DetailLive, DetailPage, ErrorPage, HistoryPage, InboxPage, LoginPage, OverviewPage, type Filters, type SingleSignOn } from './pages.tsx';
 
@@ -380,6 +381,8 @@ export function uiRoutes(deps: AppDeps & LiveDeps & { sessionTtlMs: number; publ
     const [day, week] = await Promise.all([windowStats(sql, s.tenant_id, new Date(now - 86_400_000)), windowStats(sql, s.tenant_id, new Date(now - 7 * 86_400_000))]);
     return c.html(<OverviewPage viewer={viewerOf(s)} day={day} week={week} />);
   });
+
+  dashboardRoutes(ui, { ...deps, requireSession, viewerOf });
 
   // --- live updates ----------------------------------------------------------
 
