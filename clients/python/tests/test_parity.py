@@ -24,6 +24,7 @@ from holdpoint import (
     Replay,
     ReplayDivergence,
     ReplayDivergenceError,
+    holdpoint_guard,
     record_to,
     replay_from,
 )
@@ -106,6 +107,15 @@ class TagsAndCost(unittest.TestCase):
             with self.assertRaises(InvalidRequest, msg=repr(cost)):
                 self.c.guard("llm.call", {}, "k2", cost_usd=cost).__enter__()
         self.assertEqual(self.fake.bodies, [])
+
+    def test_the_decorator_sends_cost_and_tags_with_every_call(self):
+        @holdpoint_guard(self.c, action="llm.call", idempotency_key=lambda prompt: f"llm-{prompt}", cost_usd=0.05, tags=["llm"])
+        def ask(prompt):
+            return prompt.upper()
+
+        self.assertEqual(ask("hi"), "HI")
+        self.assertEqual((self.fake.bodies[0]["cost_usd"], self.fake.bodies[0]["tags"]), (0.05, ["llm"]))
+        self.assertIn("duration_ms", self.fake.bodies[1])  # the report: how long the call ran
 
     def test_exactly_the_limits_pass(self):
         tags = [f"{i:02d}" + "x" * 62 for i in range(20)]
