@@ -42,7 +42,7 @@ interface Run {
  * EOF), or a function that gets a way to wait for output and write lines.
  */
 function cli(args: string[], opts: { key?: string; env?: Record<string, string>; feed?: string | ((io: { until(text: string): Promise<void>; write(line: string): void; end(): void }) => Promise<void>) } = {}): Promise<Run> {
-  const env = { ...process.env, HOLDPOINT_URL: base, HOLDPOINT_API_KEY: opts.key ?? alice, ...opts.env };
+  const env: Record<string, string | undefined> = { ...process.env, HOLDPOINT_URL: base, HOLDPOINT_API_KEY: opts.key ?? alice, ...opts.env };
   // Nothing of the server's configuration is needed: make sure none is read.
   delete env.DATABASE_URL;
   const p = spawn(process.execPath, [path.join(ROOT, 'bin/holdpoint.js'), 'approvals', ...args], { env, cwd: ROOT });
