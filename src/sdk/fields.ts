@@ -6,8 +6,8 @@ import { InvalidRequest } from './errors.ts';
 
 /** At most this many tags per call (the server's limit). */
 export const MAX_TAGS = 20;
-/** One tag: 1–64 characters of letters, digits and `_ . : / -` (the server's limit). */
-export const TAG = /^[A-Za-z0-9_.:/-]{1,64}$/;
+/** One tag: 1–64 characters of letters, digits and `_ . : / -`, not starting with `. : / -` (the server's rule). */
+export const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,63}$/;
 const MAX_COST_USD = 1e9;
 const MAX_DURATION_MS = 7 * 86_400_000;
 
@@ -28,7 +28,7 @@ export function checkTags(tags: unknown): string[] {
   if (tags.length > MAX_TAGS) refuse('tags', `has ${tags.length} tags; at most ${MAX_TAGS} are allowed`);
   tags.forEach((t, i) => {
     if (typeof t !== 'string') refuse(`tags.${i}`, 'must be a string');
-    if (!TAG.test(t)) refuse(`tags.${i}`, `(${JSON.stringify(t.slice(0, 80))}) must be 1–64 characters of letters, digits and _ . : / -`);
+    if (!TAG.test(t)) refuse(`tags.${i}`, `(${JSON.stringify(t.slice(0, 80))}) must be 1–64 characters of letters, digits and _ . : / -, not starting with . : / -`);
   });
   return [...tags];
 }

@@ -58,7 +58,8 @@ export interface CheckOptions {
   costUsd?: number;
   /**
    * Labels for the decision log (`tags`): at most 20, each 1–64 characters of
-   * letters, digits and `_ . : / -`; anything else is `InvalidRequest` before sending.
+   * letters, digits and `_ . : / -` (not starting with `. : / -`); anything else is
+   * `InvalidRequest` before sending.
    */
   tags?: string[];
 }

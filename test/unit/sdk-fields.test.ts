@@ -37,6 +37,8 @@ describe('tags and costUsd', () => {
   it.each([
     ['a tag with a space', ['has space'], 'tags.0'],
     ['an empty tag', [''], 'tags.0'],
+    ['a tag starting with a dash', ['-x'], 'tags.0'],
+    ['a tag starting with a slash', ['ok', '/etc'], 'tags.1'],
     ['a 65-character tag', ['x'.repeat(65)], 'tags.0'],
     ['a tag that is not a string', ['ok', 7], 'tags.1'],
     [`more than ${MAX_TAGS} tags`, Array.from({ length: MAX_TAGS + 1 }, (_, i) => `t${i}`), 'tags'],

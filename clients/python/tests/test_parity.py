@@ -98,7 +98,7 @@ class TagsAndCost(unittest.TestCase):
         self.assertEqual(self.fake.bodies[1]["cost_usd"], 0)
 
     def test_tags_or_a_cost_the_server_would_refuse_raise_invalid_request_before_anything_is_sent(self):
-        bad_tags = [["has space"], [""], ["x" * 65], ["ok", 7], [f"t{i}" for i in range(21)], "billing", ["line\n"]]
+        bad_tags = [["has space"], [""], ["-x"], [".hidden"], ["x" * 65], ["ok", 7], [f"t{i}" for i in range(21)], "billing", ["line\n"]]
         for tags in bad_tags:
             with self.assertRaises(InvalidRequest, msg=repr(tags)) as cm:
                 self.c.check("llm.call", tags=tags)

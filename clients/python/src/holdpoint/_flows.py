@@ -51,9 +51,9 @@ def _fail_open_reason(err: HoldpointError) -> Dict[str, Any]:
     return {"source": "sdk", "decision": "allow", "message": f"allowed without Holdpoint (fail_open, {err.code}): {err.message}"}
 
 
-#: The server's limits on tags: at most 20, each 1–64 characters of letters, digits and ``_ . : / -``.
+#: The server's rule for tags: at most 20, each 1–64 characters of letters, digits and ``_ . : / -``, not starting with ``. : / -``.
 MAX_TAGS = 20
-TAG = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,63}")
 MAX_COST_USD = 1e9
 MAX_DURATION_MS = 7 * 86_400_000
 
@@ -73,7 +73,7 @@ def check_tags(tags: Any) -> List[str]:
         if not isinstance(t, str):
             raise _refuse(f"tags.{i}", "must be a string")
         if not TAG.fullmatch(t):
-            raise _refuse(f"tags.{i}", f"({t[:80]!r}) must be 1–64 characters of letters, digits and _ . : / -")
+            raise _refuse(f"tags.{i}", f"({t[:80]!r}) must be 1–64 characters of letters, digits and _ . : / -, not starting with . : / -")
     return out
 
 
