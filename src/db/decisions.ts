@@ -122,20 +122,47 @@ export interface DecisionFilter {
   action?: string | undefined;
   decision?: string | undefined;
   since?: Date | undefined;
-  before?: { created_at: Date; id: string } | undefined;
+  /** Exclusive. */
+  until?: Date | undefined;
+  /** Rows carrying this tag. */
+  tag?: string | undefined;
+  approval_id?: string | undefined;
+  /** As stored: pass it through ledgerKey. */
+  session_id?: string | undefined;
+  run_id?: string | undefined;
+}
+
+export interface DecisionPage extends DecisionFilter {
+  /** Newest first (the log) or oldest first (exports). */
+  order?: 'desc' | 'asc';
+  /** The last row of the previous page: the next page starts past it. */
+  after?: { created_at: Date; id: string } | undefined;
   limit: number;
 }
 
-/** Newest first, keyset-paginated like the approvals list. */
-export async function listDecisions(tx: Tx, tenantId: string, f: DecisionFilter): Promise<DecisionRow[]> {
-  return tx<DecisionRow[]>`
-    SELECT * FROM decisions
-    WHERE tenant_id = ${tenantId}
+/** The WHERE conditions of a filter, after tenant_id. */
+function conditions(tx: Tx, f: DecisionFilter) {
+  return tx`
       ${f.agent_id ? tx`AND agent_id = ${f.agent_id}` : tx``}
       ${f.action ? tx`AND action = ${f.action}` : tx``}
       ${f.decision ? tx`AND decision = ${f.decision}` : tx``}
       ${f.since ? tx`AND created_at >= ${f.since}` : tx``}
-      ${f.before ? tx`AND (created_at, id) < (${f.before.created_at}, ${f.before.id})` : tx``}
-    ORDER BY created_at DESC, id DESC
+      ${f.until ? tx`AND created_at < ${f.until}` : tx``}
+      ${f.tag ? tx`AND tags @> ARRAY[${f.tag}]::text[]` : tx``}
+      ${f.approval_id ? tx`AND approval_id = ${f.approval_id}` : tx``}
+      ${f.session_id ? tx`AND session_id = ${f.session_id}` : tx``}
+      ${f.run_id ? tx`AND run_id = ${f.run_id}` : tx``}`;
+}
+
+/** One keyset page of the log: newest first like the approvals list, or oldest first for exports. */
+export async function listDecisions(tx: Tx, tenantId: string, f: DecisionPage): Promise<DecisionRow[]> {
+  const asc = f.order === 'asc';
+  const after = f.after;
+  return tx<DecisionRow[]>`
+    SELECT * FROM decisions
+    WHERE tenant_id = ${tenantId}
+      ${conditions(tx, f)}
+      ${after ? (asc ? tx`AND (created_at, id) > (${after.created_at}, ${after.id})` : tx`AND (created_at, id) < (${after.created_at}, ${after.id})`) : tx``}
+    ORDER BY ${asc ? tx`created_at ASC, id ASC` : tx`created_at DESC, id DESC`}
     LIMIT ${f.limit}`;
 }
