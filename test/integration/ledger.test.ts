@@ -138,3 +138,74 @@ describe('cost and reports', () => {
     expect(Number((await row(g.body.decision_id)).report_cost_usd)).toBe(3);
   });
 });
+
+describe('GET /v1/usage from the ledger', () => {
+  it('sums a session and a run: calls, outcomes, spent and held cost; the budgets include the session bucket', async () => {
+    const t = await tenantWith({
+      guards: { budget: { cost_table: { 'llm.*': 1 }, per_agent: { session: 50, day: 100 } } },
+      rules: [
+        { name: 'no-drop', match: { action: 'db.drop' }, decision: 'deny' },
+        { name: 'ask', match: { action: 'pay.*' }, decision: 'require_approval' },
+      ],
+    });
+    const call = (action: string, context: Record<string, unknown>) =>
+      h.call('POST', '/v1/guard', t.agent, { action, agent_id: 'bot', context, idempotency_key: key() });
+    const a = await call('llm.chat', { session_id: 'S', run_id: 'R1' });
+    await call('llm.chat', { session_id: 'S', run_id: 'R1' });
+    await call('db.drop', { session_id: 'S', run_id: 'R1' });
+    await call('pay.send', { session_id: 'S', run_id: 'R2' });
+    await call('llm.chat', { session_id: 'other', run_id: 'R2' });
+    await h.call('POST', '/v1/report', t.agent, { decision_id: a.body.decision_id, status: 'completed', cost_usd: 0.4 });
+
+    const s = await h.call('GET', '/v1/usage?agent_id=bot&session_id=S', t.agent);
+    expect(s.status).toBe(200);
+    expect(s.body.session).toMatchObject({ session_id: 'S', calls: 4, allowed: 2, denied: 1, approvals: 1, spent_usd: 0.4, held_usd: 1 });
+    // The Redis counters agree: the session bucket holds the reported 0.4 and the held 1.
+    expect(s.body.budgets.find((b: { scope: string }) => b.scope === 'agent bot session S')).toEqual({ scope: 'agent bot session S', spent_usd: 1.4, limit_usd: 50 });
+
+    const r1 = await h.call('GET', '/v1/usage?run_id=R1', t.approver);
+    expect(r1.body.run).toMatchObject({ run_id: 'R1', calls: 3, allowed: 2, denied: 1, approvals: 0, spent_usd: 0.4, held_usd: 1 });
+    const r2 = await h.call('GET', '/v1/usage?run_id=R2', t.approver);
+    expect(r2.body.run).toMatchObject({ calls: 2, approvals: 1, held_usd: 1 });
+    expect(r2.body.session).toBeUndefined();
+  });
+
+  it('per-action totals over a period: calls, allowed / denied / approval counts and cost; a rejected approval costs nothing', async () => {
+    const t = await tenantWith({
+      guards: { budget: { cost_table: { 'pay.*': 2, 'llm.*': 0.5 }, per_tenant: { day: 1000 } } },
+      rules: [
+        { name: 'ask', match: { action: 'pay.*' }, decision: 'require_approval' },
+        { name: 'no-big', match: { action: 'llm.*', when: { 'params.tokens': { gt: 1000 } } }, decision: 'deny' },
+      ],
+    });
+    const g = (action: string, params: Record<string, unknown> = {}) => h.call('POST', '/v1/guard', t.agent, { action, agent_id: 'bot', params, idempotency_key: key() });
+    await g('llm.chat');
+    await g('llm.chat');
+    await g('llm.chat', { tokens: 5000 });
+    const p1 = await g('pay.send');
+    const p2 = await g('pay.send');
+    await h.call('POST', `/v1/approvals/${p2.body.approval.id}/decision`, await h.as(t, 'alice'), { decision: 'reject' });
+    const u = await h.call('GET', '/v1/usage', t.approver);
+    expect(u.status).toBe(200);
+    expect(u.body.actions.by_action).toEqual([
+      { action: 'llm.chat', calls: 3, allowed: 2, denied: 1, approvals: 0, spent_usd: 0, held_usd: 1 },
+      { action: 'pay.send', calls: 2, allowed: 0, denied: 0, approvals: 2, spent_usd: 0, held_usd: 2 },
+    ]);
+    expect(u.body.actions).toMatchObject({ calls: 5, allowed: 2, denied: 1, approvals: 2, held_usd: 3, truncated: false });
+    expect(p1.status).toBe(202);
+    // A period that excludes today has nothing; a backwards one is refused.
+    const past = await h.call('GET', '/v1/usage?since=2020-01-01T00:00:00Z&until=2020-01-02T00:00:00Z', t.approver);
+    expect(past.body.actions).toMatchObject({ calls: 0, by_action: [] });
+    expect((await h.call('GET', '/v1/usage?since=2020-01-02T00:00:00Z&until=2020-01-01T00:00:00Z', t.approver)).status).toBe(400);
+    expect((await h.call('GET', '/v1/usage?since=2020-01-01T00:00:00Z&until=2022-01-01T00:00:00Z', t.approver)).status).toBe(400);
+  });
+
+  it('usage is per tenant: another tenant sees none of it', async () => {
+    const t = await tenantWith({});
+    await h.call('POST', '/v1/check', t.agent, { action: 'secret.x', agent_id: 'bot', context: { session_id: 'shared' } });
+    const other = await tenantWith({});
+    const u = await h.call('GET', '/v1/usage?session_id=shared', other.approver);
+    expect(u.body.session).toMatchObject({ calls: 0 });
+    expect(u.body.actions.by_action).toEqual([]);
+  });
+});
