@@ -29,15 +29,20 @@ export function createOversight(deps: { sql: Sql }) {
   /** The events of these approvals and every tenant-chain event one of them links back to. */
   async function chainMaterial(tenantId: string, ids: readonly string[]): Promise<Map<string, ChainMaterial>> {
     const events = await eventsOf(sql, tenantId, ids);
-    const own = new Set<number>();
-    for (const list of events.values()) for (const e of list) if (e.seq !== null) own.add(Number(e.seq));
-    const wanted = [...own].map((s) => s - 1).filter((s) => s > 0 && !own.has(s));
-    const links = new Map((await eventsAtSeqs(sql, tenantId, wanted)).map((e) => [Number(e.seq), toChainEvent(e)]));
+    // Every chained event at hand, by position: this page's own events, then the ones they link back to.
+    const bySeq = new Map<number, ChainEvent>();
+    for (const list of events.values()) for (const e of list) if (e.seq !== null) bySeq.set(Number(e.seq), toChainEvent(e));
+    const wanted = [...bySeq.keys()].map((s) => s - 1).filter((s) => s > 0 && !bySeq.has(s));
+    for (const e of await eventsAtSeqs(sql, tenantId, wanted)) bySeq.set(Number(e.seq), toChainEvent(e));
     const out = new Map<string, ChainMaterial>();
     for (const id of ids) {
       const list = (events.get(id) ?? []).map(toChainEvent);
-      const mine = list.flatMap((e) => (e.seq !== null && links.has(e.seq - 1) ? [links.get(e.seq - 1)!] : []));
-      out.set(id, { events: list, links: mine });
+      const mine = new Set(list.map((e) => e.id));
+      const links = list.flatMap((e) => {
+        const before = e.seq === null ? undefined : bySeq.get(e.seq - 1);
+        return before && !mine.has(before.id) ? [before] : [];
+      });
+      out.set(id, { events: list, links });
     }
     return out;
   }

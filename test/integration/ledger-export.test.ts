@@ -1,6 +1,7 @@
 // GET /v1/decisions/export: the decision log as CSV or JSON Lines, filtered,
 // streamed in keyset pages, and safe to open in a spreadsheet.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv } from '../helpers/csv.ts';
 import { createHarness, type Harness, type TenantKeys } from '../helpers/harness.ts';
 
 let h: Harness;
@@ -24,35 +25,6 @@ async function download(path: string, k: string) {
     }
   }
   return { res, text: chunks.join(''), chunks: chunks.length };
-}
-
-/** A minimal RFC 4180 reader for the assertions (quoted cells, doubled quotes, CRLF). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i++;
-    } else cell += ch;
-  }
-  return rows;
 }
 
 let t: TenantKeys;
