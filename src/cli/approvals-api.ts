@@ -44,7 +44,7 @@ function explain(status: number, body: ErrorBody | undefined, what: string): str
  * An approver's client for one Holdpoint: `baseUrl` and the approver's key.
  *
  * @example
- * const api = approverClient('http://localhost:8080', process.env.HOLDPOINT_API_KEY!);
+ * const api = approverClient('http://localhost:8080', 'hp_approver_…');
  * await api.decide(id, 'approve', 'looks right');
  */
 export function approverClient(baseUrl: string, key: string, fetchFn: typeof fetch = fetch): ApproverClient {
