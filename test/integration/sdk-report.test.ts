@@ -119,6 +119,8 @@ describe('permit reports with cost and duration', () => {
     const ev = await h.call('GET', `/v1/approvals/${permit.approvalId}/events`, t.agent);
     expect(ev.body.events.at(-1)).toMatchObject({ type: 'completed', data: { result: { ok: true }, cost_usd: 2.25, duration_ms: 840 } });
     expect(await spent('payer')).toBe(2.25);
+    // And on the approval's decision, where the decision log keeps reports.
+    expect(await decisionRow(permit.decisionId)).toMatchObject({ report_status: 'completed', report_cost_usd: '2.25', report_duration_ms: 840 });
   });
 
   it('a claimed permit sends them with fail too', async () => {

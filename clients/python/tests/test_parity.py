@@ -143,6 +143,14 @@ class Reports(unittest.TestCase):
         self.assertEqual(last["type"], "completed")
         self.assertEqual(last["data"], {"result": {"ok": True}, "cost_usd": 2.25, "duration_ms": 840})
 
+    def test_tags_reach_the_decision_log(self):
+        c = client()
+        d = c.check("email.send", {"to": "ops-team"}, tags=["team:ops", "run/7"], cost_usd=0.01)
+        self.assertEqual(hp.decision("email.send", d.decision_id)["tags"], ["team:ops", "run/7"])
+        with c.guard("email.send", {"to": "ops-team"}, support.unique("tagged"), tags=["guarded"]) as permit:
+            pass
+        self.assertEqual(hp.decision("email.send", permit.decision_id)["tags"], ["guarded"])
+
     def test_a_bad_cost_or_duration_is_refused_before_sending_and_the_permit_can_still_report(self):
         permit = client().permit("email.send", {}, support.unique("badcost"))
         with self.assertRaises(InvalidRequest):
