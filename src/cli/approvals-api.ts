@@ -7,8 +7,15 @@ import { BootError } from './common.ts';
 
 export type Approval = ApprovalView;
 
-/** A refusal from the server, already phrased for the terminal. */
-export class ApprovalsCliError extends BootError {}
+/** A refusal from the server (its `code`), already phrased for the terminal. */
+export class ApprovalsCliError extends BootError {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface ApproverClient {
   list(q: { status?: string | undefined; limit: number }): Promise<Approval[]>;
@@ -33,8 +40,9 @@ function explain(status: number, body: ErrorBody | undefined, what: string): str
   if (status === 403) return `${what} refused: ${message}`;
   if (code === 'already_decided') {
     const a = body?.error?.details?.approval;
-    const who = a?.decided_by ? ` by ${a.decided_by}` : '';
-    return `${what} changed nothing: approval ${a?.id ?? ''} is already ${a?.status ?? 'decided'}${who}${a?.decision_reason ? ` ("${a.decision_reason}")` : ''}`.replace('approval  is', 'it is');
+    if (!a) return `${what} changed nothing: ${message}`;
+    const who = a.decided_by ? ` by ${a.decided_by}` : '';
+    return `${what} changed nothing: approval ${a.id} is already ${a.status}${who}${a.decision_reason ? ` ("${a.decision_reason}")` : ''}`;
   }
   if (status === 404) return `${what}: not found (${message})`;
   return `${what} failed: ${message} (${code})`;
@@ -62,7 +70,7 @@ export function approverClient(baseUrl: string, key: string, fetchFn: typeof fet
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new ApprovalsCliError(`cannot reach Holdpoint at ${base} (${why}): is it running? (--url / HOLDPOINT_URL)`);
+      throw new ApprovalsCliError(`cannot reach Holdpoint at ${base} (${why}): is it running? (--url / HOLDPOINT_URL)`, 'connection_failed');
     }
     const text = await res.text();
     let parsed: unknown;
@@ -71,7 +79,10 @@ export function approverClient(baseUrl: string, key: string, fetchFn: typeof fet
     } catch {
       parsed = undefined;
     }
-    if (!res.ok) throw new ApprovalsCliError(explain(res.status, parsed as ErrorBody | undefined, what));
+    if (!res.ok) {
+      const body = parsed as ErrorBody | undefined;
+      throw new ApprovalsCliError(explain(res.status, body, what), body?.error?.code ?? `http_${res.status}`);
+    }
     return parsed as T;
   }
 

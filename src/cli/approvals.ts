@@ -141,7 +141,7 @@ export async function review(api: ApproverClient, input: NodeJS.ReadableStream, 
         else tally.rejected++;
       } catch (err) {
         // Decided by someone else, or expired, while this one was on screen: say so and go on.
-        if (err instanceof ApprovalsCliError && /already/.test(err.message)) {
+        if (err instanceof ApprovalsCliError && err.code === 'already_decided') {
           out.write(`${err.message}\n`);
           tally.changed_elsewhere++;
           continue;
@@ -184,7 +184,7 @@ export async function approvalsCommand(sub: string | undefined, rest: string[]):
       only(0, 'no positional arguments');
       const a = parse({ status: z.enum(STATUSES).optional(), limit: Limit }, { ...common, status: values.status, limit: values.limit });
       const rows = await api(a).list({ status: a.status, limit: a.limit });
-      print(a.json, rows, rows.map(approvalLine).join('\n') || `(no ${a.status ?? ''} approvals)`.replace('( ', '('));
+      print(a.json, rows, rows.map(approvalLine).join('\n') || (a.status ? `(no ${a.status} approvals)` : '(no approvals)'));
       return 0;
     }
     case 'show': {
