@@ -91,9 +91,12 @@ class HoldpointClient(ConfiguredClient):
     ) -> Decision:
         """Evaluates the policy for an action without parking anything
         (``POST /v1/check``). A redacting policy answers ``modified`` (not
-        ``allowed``) with the redacted ``params``: act on those. ``tags`` travel
-        as ``context["tags"]``. Params JSON cannot carry raise
-        :class:`InvalidRequest` before anything is sent.
+        ``allowed``) with the redacted ``params``: act on those. ``cost_usd`` is
+        what a budget guard reserves; ``tags`` (at most 20, each 1–64
+        characters of letters, digits and ``_ . : / -``, not starting with
+        ``. : / -``) go to the decision log. Params JSON cannot carry, and
+        tags or a cost the server would refuse, raise :class:`InvalidRequest`
+        before anything is sent.
 
         Example::
 
