@@ -217,9 +217,9 @@ describe('review', () => {
     await h.call('POST', `/v1/approvals/${second.id}/cancel`, t.agent, {});
   });
 
-  it('with an agent key it stops at the first vote with the 403 line and exit 1', async () => {
+  it('with an agent key it stops before any prompt, with the 403 line and exit 1', async () => {
     const a = await park('review-agent', 600);
-    // An agent key cannot even list: the review ends before any prompt.
+    // An agent key cannot even list the approvals: nothing is asked, nothing is decided.
     const r = await cli(['review'], { key: t.agent, feed: 'a\n' });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/agent key/);
