@@ -3,6 +3,8 @@
 //  * Only src/config.ts reads process.env (and the SDK, which is client code
 //    with its own HOLDPOINT_URL / HOLDPOINT_API_KEY fallbacks).
 //  * src/sdk imports nothing from the server side.
+//  * src/sdk-node (the SDK's Node-only file adapter) imports only src/sdk and
+//    node: builtins, so holdpoint/client/replay-file carries nothing of the server either.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -48,6 +50,17 @@ for (const f of files('src/sdk')) {
     .forEach((line, i) => {
       if (/from ['"](postgres|bullmq|ioredis|hono|@slack\/|\.\.\/(db|queue|api|services|workers)\/)/.test(line)) {
         problems.push(`${f}:${i + 1}: the SDK must not import server code: ${line.trim()}`);
+      }
+    });
+}
+
+for (const f of files('src/sdk-node')) {
+  readFileSync(path.join(root, f), 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      const m = /^\s*(?:import|export)\b[^'"]*?(?:from\s+)?['"]([^'"]+)['"]/.exec(line);
+      if (m && !m[1]!.startsWith('node:') && !m[1]!.startsWith('../sdk/')) {
+        problems.push(`${f}:${i + 1}: the SDK's Node adapter may import only src/sdk and node: builtins: ${line.trim()}`);
       }
     });
 }

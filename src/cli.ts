@@ -13,6 +13,7 @@ import { tenantCommand, webhookSecretCommand, secretsCommand } from './cli/tenan
 import { approverCommand, keyCommand, oidcCommand } from './cli/people.ts';
 import { policyCommand } from './cli/policy.ts';
 import { mcpProxy } from './cli/mcp.ts';
+import { APPROVALS_USAGE, approvalsCommand } from './cli/approvals.ts';
 import { BootError, UsageError, checkMigrated, checkRedis, ensureDatabase, keyringFor, stderrLog, withSql } from './cli/common.ts';
 
 const USAGE = `usage: holdpoint <command>
@@ -43,6 +44,8 @@ const USAGE = `usage: holdpoint <command>
   oidc get --tenant ID [--json]         the provider (never the secret) and the redirect URI to register
   oidc remove --tenant ID               stop single sign-on and end the sessions it opened
   demo                                  a full round trip to watch (creates a demo tenant)
+  ${APPROVALS_USAGE}
+                                        decide from the terminal, over HTTP (docs/cli.md); exit 0 ok, 1 error, 2 usage
   mcp-proxy --url URL --key KEY [--agent-id ID] [--server-name NAME] [--hide-denied]
             [--listen HOST:PORT] (-- COMMAND [ARGS…] | --upstream URL)
                                         guard every MCP tools/call of a server (docs/mcp.md);
@@ -57,6 +60,8 @@ export async function main(argv: string[]): Promise<number> {
     return cmd ? 0 : 2;
   }
   if (cmd === 'mcp-proxy') return mcpProxy(sub ? [sub, ...rest] : rest);
+  // An approver's client of a running Holdpoint: no database, no server configuration.
+  if (cmd === 'approvals') return approvalsCommand(sub, rest);
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, { service: 'holdpoint' });
 

@@ -21,6 +21,8 @@ import { approvalRoutes } from './routes/approvals.ts';
 import { approverRoutes } from './routes/approvers.ts';
 import { humanlayerRoutes } from './routes/humanlayer.ts';
 import { decisionRoutes } from './routes/decisions.ts';
+import { oversightRoutes } from './routes/oversight.ts';
+import { usageRoutes } from './routes/usage.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { uiRoutes } from '../ui/routes.tsx';
 import { createFeedHub } from '../services/feeds.ts';
@@ -152,6 +154,8 @@ export function createApp(appDeps: AppDeps & OperatorDeps) {
   app.route('/', approverRoutes(deps));
   app.route('/', humanlayerRoutes(deps));
   app.route('/', decisionRoutes(deps));
+  app.route('/', usageRoutes(deps));
+  app.route('/', oversightRoutes(deps));
   app.route('/', oidcRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

@@ -90,6 +90,22 @@ export const QueryInt = (min: number, max: number) =>
 
 export const IdParam = z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) });
 
+/** One tag: a label the agent puts on its call. A safe charset, so a tag never needs escaping in a URL, a CSV cell or a log line. */
+export const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,63}$/;
+export const MAX_TAGS = 20;
+export const Tag = z.string().regex(TAG_PATTERN, 'a tag is 1–64 characters of letters, digits and _ . : / - (not starting with . : / -)');
+
+/**
+ * The agent's labels for a call (`["search", "team:growth"]`): stored on the
+ * decision, filterable, exported. Never a policy input — evaluation does not
+ * see them — so a tag can unlock nothing. Duplicates are dropped.
+ */
+export const Tags = z
+  .array(Tag)
+  .max(MAX_TAGS)
+  .transform((tags) => [...new Set(tags)])
+  .openapi({ type: 'array', items: { type: 'string', pattern: TAG_PATTERN.source }, maxItems: MAX_TAGS, example: ['search', 'team:growth'] });
+
 export const GuardBody = z
   .strictObject({
     action: Ident(200).openapi({ example: 'payment.send' }),
@@ -100,6 +116,7 @@ export const GuardBody = z
     callback_url: z.string().url().max(2000).nullable().optional(),
     timeout_seconds: z.number().int().min(1).max(30 * 86_400).optional(),
     cost_usd: z.number().min(0).max(1e9).optional(),
+    tags: Tags.optional(),
   })
   .openapi('GuardRequest');
 
@@ -110,6 +127,7 @@ export const CheckBody = z
     agent_id: Ident(200).default('default'),
     context: json.default({}),
     cost_usd: z.number().min(0).max(1e9).optional(),
+    tags: Tags.optional(),
   })
   .openapi('CheckRequest');
 

@@ -1,15 +1,19 @@
 // The Holdpoint client: check, guard (with claim and long-poll), and the
 // helpers around them. Fetch only, so it runs on Node ≥ 20, Deno, Bun and edge
 // runtimes, and importing it loads nothing of the server.
-import { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, ConnectionError, HoldpointError, ServerError } from './errors.ts';
+import { ActionDenied, ApprovalPending, ConnectionError, HoldpointError, InvalidRequest } from './errors.ts';
+import { configured, env, extras, guardOptions, replayCall, REPORT_STATUS } from './arguments.ts';
+import { byKeyPath, settle, waitUntil } from './approval-wait.ts';
+import { spentFields } from './fields.ts';
 import { jsonSnapshot } from './json.ts';
 import { argsFor, defaultFromParams, defaultParams, granted, type Asked } from './params.ts';
-import { allowedPermit, claimedPermit, failedOpenPermit, runUnderPermit } from './permit.ts';
-import { backoff, createTransport, sleep, type Transport } from './transport.ts';
+import { allowedPermit, failedOpenPermit, reportDecision, runUnderPermit, serialiseError } from './permit.ts';
+import { createReplayer, type Replayer } from './replay.ts';
+import { createTransport, offlineTransport, type Transport } from './transport.ts';
 import type { Approval, Decision, Permit, Reason } from './types.ts';
-import type { CheckOptions, GuardedOptions, GuardOptions, HoldpointOptions, WaitOptions } from './options.ts';
+import type { CheckOptions, GuardedOptions, GuardOptions, GuardRestOptions, HoldpointOptions, Reportable, ReportOptions, WaitOptions } from './options.ts';
 
-export type { CheckOptions, GuardedOptions, GuardOptions, HoldpointOptions, WaitOptions } from './options.ts';
+export type { CheckOptions, GuardedOptions, GuardOptions, GuardRestOptions, HoldpointOptions, Reportable, ReportOptions, WaitOptions } from './options.ts';
 
 interface GuardReply {
   status: 'allowed' | 'denied' | Approval['status'];
@@ -34,14 +38,7 @@ interface CheckReply {
 
 /** How long past an approval's deadline `wait: true` keeps listening for the expiry to land. */
 const DEADLINE_MARGIN_MS = 10_000;
-const MAX_POLL_S = 60;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function env(name: string): string | undefined {
-  // Absent on edge runtimes without a `process`; an empty variable counts as unset.
-  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-  return v ? v : undefined;
-}
 
 const failOpenReason = (err: ConnectionError): Reason => ({
   source: 'sdk',
@@ -63,21 +60,6 @@ function unexpected(status: number, what: string, body: unknown): HoldpointError
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const pathsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((p): p is string => typeof p === 'string') : []);
 
-const byKeyPath = (key: string) => `/v1/approvals/by-key/${encodeURIComponent(key)}`;
-
-function configured(baseUrl: string, apiKey: string): string {
-  // Caught here, not at the first request, where fetch would reject with a TypeError that reads as a network failure.
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw new HoldpointError('config_invalid', `baseUrl ${JSON.stringify(baseUrl)} is not a URL (expected e.g. https://holdpoint.internal)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HoldpointError('config_invalid', `baseUrl must be http:// or https://, not ${url.protocol}`);
-  if (!/^[\x21-\x7e]+$/.test(apiKey)) throw new HoldpointError('config_invalid', 'apiKey holds characters an Authorization header cannot carry (whitespace or non-ASCII)');
-  return baseUrl.replace(/\/+$/, '');
-}
-
 /**
  * The Holdpoint client. Ask before acting with `guard` (or `withGuard`), or
  * just ask with `check`.
@@ -98,16 +80,24 @@ export class Holdpoint {
   readonly failOpen: boolean;
   readonly timeoutMs: number;
   readonly #t: Transport;
+  readonly #replay: Replayer | undefined;
 
   constructor(options: HoldpointOptions = {}) {
+    this.#replay = options.replay === undefined ? undefined : createReplayer(options.replay);
+    this.agentId = options.agentId;
+    this.failOpen = options.failOpen ?? false;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    if (this.#replay?.mode === 'replay') {
+      // Answers come from the recording; nothing may reach a server, so no server is needed.
+      this.baseUrl = options.baseUrl ?? '';
+      this.#t = offlineTransport();
+      return;
+    }
     const baseUrl = options.baseUrl ?? env('HOLDPOINT_URL');
     const apiKey = options.apiKey ?? env('HOLDPOINT_API_KEY');
     const missing = [!baseUrl && 'baseUrl (or HOLDPOINT_URL)', !apiKey && 'apiKey (or HOLDPOINT_API_KEY)'].filter(Boolean);
     if (!baseUrl || !apiKey) throw new HoldpointError('config_missing', `Holdpoint needs ${missing.join(' and ')}`);
     this.baseUrl = configured(baseUrl, apiKey);
-    this.agentId = options.agentId;
-    this.failOpen = options.failOpen ?? false;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
     const f = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#t = createTransport({
       baseUrl: this.baseUrl,
@@ -134,9 +124,14 @@ export class Holdpoint {
   async check(action: string, options: CheckOptions = {}): Promise<Decision> {
     const agentId = options.agentId ?? this.agentId;
     const body = jsonSnapshot(
-      { action, params: options.params ?? {}, ...(agentId ? { agent_id: agentId } : {}), ...(options.context ? { context: options.context } : {}) },
+      { action, params: options.params ?? {}, ...(agentId ? { agent_id: agentId } : {}), ...(options.context ? { context: options.context } : {}), ...extras(options) },
       '',
     ) as { params: Record<string, unknown> };
+    if (!this.#replay) return this.#check(body);
+    return this.#replay.check(replayCall('check', action, agentId, null, body), () => this.#check(body));
+  }
+
+  async #check(body: { params: Record<string, unknown> }): Promise<Decision> {
     let reply: { status: number; body: CheckReply };
     try {
       reply = await this.#t.request<CheckReply>({ method: 'POST', path: '/v1/check', body });
@@ -192,7 +187,20 @@ export class Holdpoint {
    * const payment = await pay(permit.params);
    * await permit.complete({ payment_id: payment.id });
    */
-  async guard(action: string, options: GuardOptions): Promise<Permit> {
+  guard(action: string, options: GuardOptions): Promise<Permit>;
+  /**
+   * The positional form (as HaltState's SDKs write it): `guard(action, params,
+   * idempotencyKey, options?)`. A string third argument is what makes a call
+   * positional; without one, the second argument is the options object.
+   *
+   * @example
+   * const permit = await hp.guard('database.delete', { table: 'users', id: 123 }, 'delete-user-123');
+   * await deleteUser(123);
+   * await permit.complete();
+   */
+  guard(action: string, params: Record<string, unknown>, idempotencyKey: string, options?: GuardRestOptions): Promise<Permit>;
+  async guard(action: string, second: GuardOptions | Record<string, unknown>, idempotencyKey?: string, rest?: GuardRestOptions): Promise<Permit> {
+    const options = guardOptions(second, idempotencyKey, rest);
     const key = options?.idempotencyKey;
     if (typeof key !== 'string' || key === '') {
       throw new HoldpointError('idempotency_key_missing', 'guard needs an idempotencyKey: the same key on every retry of the same action');
@@ -206,11 +214,17 @@ export class Holdpoint {
         idempotency_key: key,
         ...(agentId ? { agent_id: agentId } : {}),
         ...(options.context ? { context: options.context } : {}),
+        ...extras(options),
         ...(options.timeoutSeconds !== undefined ? { timeout_seconds: options.timeoutSeconds } : {}),
         ...(options.callbackUrl !== undefined ? { callback_url: options.callbackUrl } : {}),
       },
       '',
     ) as { params: Record<string, unknown> };
+    if (!this.#replay) return this.#guard(key, body, options, started);
+    return this.#replay.guard(replayCall('guard', action, agentId, key, body), () => this.#guard(key, body, options, started));
+  }
+
+  async #guard(key: string, body: { params: Record<string, unknown> }, options: GuardOptions, started: number): Promise<Permit> {
     let reply: { status: number; body: GuardReply };
     try {
       reply = await this.#t.request<GuardReply>({ method: 'POST', path: '/v1/guard', body, ...(options.signal ? { signal: options.signal } : {}) });
@@ -240,10 +254,45 @@ export class Holdpoint {
     let status = reply.status;
     if (approval.status === 'pending' && options.wait) {
       const deadline = options.wait === true ? Date.parse(approval.expires_at) + DEADLINE_MARGIN_MS : started + options.wait;
-      approval = await this.#waitUntil(key, approval, deadline, options.signal);
+      approval = await waitUntil(this.#t, this.timeoutMs, key, approval, deadline, options.signal);
       status = 200;
     }
-    return this.#settle(approval, status, options, asked);
+    return settle(this.#t, approval, status, options, asked);
+  }
+
+  /**
+   * Reports what came of an action a `check` allowed (`POST /v1/report`):
+   * `status` `success` / `completed` or `error` / `failed`, the `result` (or
+   * on a failure the `error`, an `Error` sent as `{name, message}`), and what
+   * it cost (`costUsd`: a budget reservation becomes this spend) and took
+   * (`durationMs`). A failed-open decision has nothing to report to, and in
+   * replay mode there is no server: both do nothing. Bad values throw
+   * `InvalidRequest` before anything is sent.
+   *
+   * @example
+   * const d = await hp.check('email.send', { params: { to }, costUsd: 0.002 });
+   * if (d.allowed) {
+   *   const t0 = Date.now();
+   *   const id = await mailer.send(to);
+   *   await hp.report(d, { status: 'success', result: { id }, durationMs: Date.now() - t0, costUsd: 0.0018 });
+   * }
+   */
+  async report(decision: Reportable, options: ReportOptions): Promise<void> {
+    const ok = REPORT_STATUS[options?.status as string];
+    if (ok === undefined) {
+      throw new InvalidRequest('validation_failed', `report status must be 'success', 'completed', 'error' or 'failed', not ${JSON.stringify(options?.status)}`, { details: { path: 'status' } });
+    }
+    const decisionId = typeof decision === 'string' ? decision : decision?.decisionId;
+    const spent = spentFields(options);
+    // The server's report has one payload: the result, or on a failure the error (as a Permit's fail sends it).
+    const error = options.error === undefined ? undefined : serialiseError(options.error);
+    const payload = ok || error === undefined ? options.result : options.result === undefined ? error : { result: options.result, error };
+    if (payload !== undefined) jsonSnapshot(payload, 'result');
+    if ((typeof decision === 'object' && decision?.failedOpen) || this.#replay?.mode === 'replay') return;
+    if (typeof decisionId !== 'string' || decisionId === '') {
+      throw new InvalidRequest('validation_failed', 'report needs the Decision from check (or its decisionId)', { details: { path: 'decision' } });
+    }
+    await reportDecision(this.#t, decisionId, ok, payload, spent);
   }
 
   /**
@@ -313,7 +362,7 @@ export class Holdpoint {
     let a = (await this.#t.request<Approval>({ method: 'GET', path: byKeyPath(idempotencyKey), ...signal })).body;
     if (a.status === 'pending') {
       const deadline = options.timeoutMs !== undefined ? started + options.timeoutMs : Date.parse(a.expires_at) + DEADLINE_MARGIN_MS;
-      a = await this.#waitUntil(idempotencyKey, a, deadline, options.signal);
+      a = await waitUntil(this.#t, this.timeoutMs, idempotencyKey, a, deadline, options.signal);
     }
     if (a.status === 'pending') throw new ApprovalPending(a);
     return a;
@@ -370,91 +419,5 @@ export class Holdpoint {
       if (err instanceof HoldpointError && err.code === 'already_decided' && (err.attempts ?? 1) > 1 && now?.status === 'cancelled') return now;
       throw err;
     }
-  }
-
-  /**
-   * Long-polls `by-key?wait=N` until the approval leaves pending or `deadline`
-   * (epoch ms) passes; returns the approval as last seen. A server that is
-   * down or restarting, or a network that drops, only costs a backoff.
-   */
-  async #waitUntil(key: string, approval: Approval, deadline: number, signal: AbortSignal | undefined): Promise<Approval> {
-    let last = approval;
-    let trouble = 0;
-    while (last.status === 'pending') {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      const waitS = Math.min(MAX_POLL_S, Math.max(0.1, Math.ceil(left / 100) / 10));
-      const asked = Date.now();
-      try {
-        const r = await this.#t.request<Approval>({
-          method: 'GET',
-          path: `${byKeyPath(key)}?wait=${waitS}`,
-          timeoutMs: waitS * 1000 + this.timeoutMs,
-          retries: 0,
-          ...(signal ? { signal } : {}),
-        });
-        last = r.body;
-        // A server shutting down answers long-polls at once; do not spin on that.
-        if (last.status === 'pending' && Date.now() - asked < (waitS * 1000) / 2) {
-          await sleep(Math.min(backoff(trouble++, 100, 2_000), Math.max(0, deadline - Date.now())), signal);
-        } else {
-          trouble = 0;
-        }
-      } catch (err) {
-        // Waiting through an outage or a server error is not acting on one.
-        if (!(err instanceof ConnectionError || err instanceof ServerError)) throw err;
-        await sleep(Math.min(backoff(trouble++, 100, 2_000), Math.max(0, deadline - Date.now())), signal);
-      }
-    }
-    return last;
-  }
-
-  /** Turns a decided (or still pending) approval into a Permit or the error that says why not. */
-  async #settle(approval: Approval, status: number, options: GuardOptions, asked: Asked): Promise<Permit> {
-    switch (approval.status) {
-      case 'pending':
-        throw new ApprovalPending(approval, { status });
-      case 'approved':
-      case 'executing':
-        // An executing approval whose lease lapsed can be claimed again; the server decides.
-        return this.#claim(approval, options, asked);
-      case 'completed':
-      case 'failed':
-        throw new ActionClaimed(approval, { status });
-      case 'rejected':
-        throw new ActionRejected(approval, { status });
-      case 'expired':
-        throw new ActionTimeout(approval, { status });
-      case 'cancelled':
-        throw new HoldpointError('cancelled', `approval ${approval.id} was cancelled${approval.decision_reason ? `: ${approval.decision_reason}` : ''}`, {
-          status,
-          details: { approval },
-        });
-      default:
-        throw new HoldpointError('unexpected_response', `unknown approval status ${String(approval.status)}`, { status, details: { approval } });
-    }
-  }
-
-  async #claim(approval: Approval, options: GuardOptions, asked: Asked): Promise<Permit> {
-    let r: { approval: Approval; claim_token: string };
-    try {
-      r = (
-        await this.#t.request<{ approval: Approval; claim_token: string }>({
-          method: 'POST',
-          path: `/v1/approvals/${approval.id}/claim`,
-          ...(options.leaseSeconds !== undefined ? { body: { lease_seconds: options.leaseSeconds } } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        })
-      ).body;
-    } catch (err) {
-      if (err instanceof HoldpointError && err.code === 'claim_conflict') {
-        const now = (err.details as { approval?: Approval } | undefined)?.approval ?? approval;
-        // After a lost response the 409 may be about our own claim: say so.
-        throw new ActionClaimed(now, { ...(err.status ? { status: err.status } : {}), attempts: err.attempts ?? 1, ambiguous: (err.attempts ?? 1) > 1, cause: err });
-      }
-      throw err;
-    }
-    // The approval's params are what the human saw (already redacted): those are what runs.
-    return claimedPermit(this.#t, r.approval, r.claim_token, granted(r.approval.params, asked));
   }
 }

@@ -1,7 +1,9 @@
 // The options of the client and of its calls: what a caller may set, with the
 // defaults said where they are set. Types only: nothing here runs.
+import type { Spent } from './fields.ts';
+import type { ReplayOptions } from './replay.ts';
 import type { FetchLike } from './transport.ts';
-import type { WaitOption } from './types.ts';
+import type { Decision, WaitOption } from './types.ts';
 
 /**
  * Options for `new Holdpoint(...)`.
@@ -10,9 +12,9 @@ import type { WaitOption } from './types.ts';
  * const opts: HoldpointOptions = { baseUrl: 'http://localhost:8080', apiKey: process.env.AGENT_KEY, agentId: 'billing-bot' };
  */
 export interface HoldpointOptions {
-  /** Default: `HOLDPOINT_URL`. */
+  /** Default: `HOLDPOINT_URL`. Not needed in replay mode. */
   baseUrl?: string;
-  /** An agent key. Default: `HOLDPOINT_API_KEY`. */
+  /** An agent key. Default: `HOLDPOINT_API_KEY`. Not needed in replay mode. */
   apiKey?: string;
   /** Sent as `agent_id` unless a call names its own (the server's default is `default`). */
   agentId?: string;
@@ -32,6 +34,14 @@ export interface HoldpointOptions {
   retryDelayMs?: number;
   /** A fetch to use instead of the global one. */
   fetch?: FetchLike;
+  /**
+   * Record this run's check / guard answers, or answer from such a recording
+   * with no server at all (deterministic tests). The store is yours to give:
+   * `memoryReplayStore()` here, or a JSON Lines file from
+   * `holdpoint/client/replay-file` (`recordTo(path)`, `replayFrom(path)`) on Node.
+   * A call the recording does not hold throws `ReplayDivergence`.
+   */
+  replay?: ReplayOptions;
 }
 
 /**
@@ -44,8 +54,14 @@ export interface CheckOptions {
   params?: Record<string, unknown>;
   agentId?: string;
   context?: Record<string, unknown>;
-  /** Accepted for forward compatibility; today's server has no cost field, so it is not sent. */
+  /** What the action will cost in USD (`cost_usd`): what a budget guard reserves. 0 to 1e9. */
   costUsd?: number;
+  /**
+   * Labels for the decision log (`tags`): at most 20, each 1–64 characters of
+   * letters, digits and `_ . : / -` (not starting with `. : / -`); anything else is
+   * `InvalidRequest` before sending.
+   */
+  tags?: string[];
 }
 
 /**
@@ -60,6 +76,10 @@ export interface GuardOptions {
   params?: Record<string, unknown>;
   agentId?: string;
   context?: Record<string, unknown>;
+  /** What the action will cost in USD (`cost_usd`): what a budget guard reserves. 0 to 1e9. */
+  costUsd?: number;
+  /** Labels for the decision log (`tags`), as for `check`. */
+  tags?: string[];
   /** Ask for a deadline shorter than the policy's. */
   timeoutSeconds?: number;
   /** Where Holdpoint sends this approval's webhooks. */
@@ -103,3 +123,35 @@ export type GuardedOptions<A extends unknown[]> = Omit<GuardOptions, 'idempotenc
    */
   fromParams?: (params: Record<string, unknown>, original: A) => [...A];
 };
+
+/**
+ * The options of the positional `guard(action, params, idempotencyKey, options?)`:
+ * the guard options without the two given in place.
+ *
+ * @example
+ * await hp.guard('database.delete', { table: 'users', id: 123 }, 'delete-user-123', { wait: true } satisfies GuardRestOptions);
+ */
+export type GuardRestOptions = Omit<GuardOptions, 'params' | 'idempotencyKey'>;
+
+/**
+ * What `report` says about an action a `check` allowed.
+ *
+ * @example
+ * await hp.report(decision, { status: 'success', result: { id: 'msg_1' }, durationMs: 84, costUsd: 0.002 } satisfies ReportOptions);
+ */
+export interface ReportOptions extends Spent {
+  /** `success` / `completed`, or `error` / `failed`. */
+  status: 'success' | 'completed' | 'error' | 'failed';
+  /** What the action returned (JSON). */
+  result?: unknown;
+  /** On a failure, what went wrong: an `Error` is sent as `{name, message}`. */
+  error?: unknown;
+}
+
+/**
+ * What `report` accepts as the decision: the `Decision` from `check`, or its id.
+ *
+ * @example
+ * const d: Reportable = await hp.check('email.send', { params });
+ */
+export type Reportable = Decision | string;

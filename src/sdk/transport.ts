@@ -153,3 +153,19 @@ export function createTransport(o: TransportOptions) {
 }
 
 export type Transport = ReturnType<typeof createTransport>;
+
+/**
+ * The transport of a client in replay mode: no request ever leaves. Check and
+ * guard are answered from the recording before they get here; anything else
+ * that would need the server says so.
+ *
+ * @example
+ * const t: Transport = offlineTransport();
+ */
+export function offlineTransport(): Transport {
+  return {
+    async request<T>(call: Call): Promise<Reply<T>> {
+      throw new HoldpointError('replay_offline', `${call.method} ${call.path.replace(/\?.*$/, '')} needs a server, and in replay mode nothing reaches one`);
+    },
+  };
+}

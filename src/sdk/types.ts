@@ -1,5 +1,8 @@
 // The shapes the SDK hands out. The wire types mirror the server's JSON
 // (snake_case); the SDK's own results (Decision, Permit) are camelCase.
+import type { Spent } from './fields.ts';
+
+export type { Spent } from './fields.ts';
 
 /**
  * Where an approval is in its lifecycle:
@@ -177,10 +180,14 @@ export interface Permit {
   failedOpen: boolean;
   /** True once `complete` or `fail` has succeeded; a permit reports once (a second call throws `already_reported`). */
   readonly reported: boolean;
-  /** Reports success (`POST /v1/report` or `/v1/approvals/{id}/complete`). */
-  complete(result?: unknown): Promise<void>;
-  /** Reports failure; an `Error` is sent as `{name, message}`. */
-  fail(error?: unknown): Promise<void>;
+  /**
+   * Reports success (`POST /v1/report` or `/v1/approvals/{id}/complete`),
+   * with what running it cost (`costUsd`: a budget reservation becomes this
+   * spend) and took (`durationMs`) when given. `withGuard` measures the duration itself.
+   */
+  complete(result?: unknown, spent?: Spent): Promise<void>;
+  /** Reports failure; an `Error` is sent as `{name, message}`. `spent` as for `complete`. */
+  fail(error?: unknown, spent?: Spent): Promise<void>;
 }
 
 /**

@@ -71,6 +71,18 @@ function costOf(e: TransitionEvent): number | undefined {
   return e.type === 'complete' || e.type === 'fail' ? e.cost_usd : undefined;
 }
 
+/**
+ * The ledger's report for an approval's action: complete / fail fill the
+ * decision's report columns as POST /v1/report does for an allowed call, in
+ * the same transaction, so the log holds every action's result, cost and
+ * duration in one place.
+ */
+function ledgerReport(e: TransitionEvent): decisionsDb.DecisionReport | undefined {
+  if (e.type === 'complete') return { status: 'completed', result: e.result, cost_usd: e.cost_usd, duration_ms: e.duration_ms };
+  if (e.type === 'fail') return { status: 'failed', result: e.error, cost_usd: e.cost_usd, duration_ms: e.duration_ms };
+  return undefined;
+}
+
 function stateOf(row: ApprovalRow, votes: readonly VoteRow[]): ApprovalState {
   return {
     status: row.status,
@@ -221,10 +233,12 @@ export function createApprovalService(deps: ServiceDeps) {
       // An outcome that settles or releases a budget reservation reads its decision in the same
       // pipeline, rather than in a round trip of its own after commit (budgetAfter).
       const settles = Boolean(row.decision_id) && SETTLING.has(next.status);
-      const [updated, decision, ...rest] = await Promise.all([
+      const report = row.decision_id ? ledgerReport(event) : undefined;
+      const [updated, decision, , ...rest] = await Promise.all([
         // Always written, if only updated_at: a vote that changes no status still changes what Slack shows.
         approvalsDb.updateApproval(tx, id, r.from, r.patch, now),
         settles ? decisionsDb.getDecision(tx, row.tenant_id, row.decision_id!).then((d) => d ?? null) : Promise.resolve(undefined),
+        report ? decisionsDb.reportDecision(tx, row.tenant_id, row.decision_id!, report, now) : Promise.resolve(undefined),
         r.vote ? approvalsDb.upsertVote(tx, { approval_id: id, ...r.vote }, now).then(() => []) : Promise.resolve([]),
         ...record(tx, next, v, r.events, now),
       ]);

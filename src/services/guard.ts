@@ -16,7 +16,8 @@ import * as decisionsDb from '../db/decisions.ts';
 import type { DecisionRow } from '../db/decisions.ts';
 import { AppError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
-import { defaultRouting } from '../policy/evaluate.ts';
+import { defaultRouting, type EvaluationRequest } from '../policy/evaluate.ts';
+import { costOf } from '../policy/guards/budget.ts';
 import type { ServiceDeps } from './approvals.ts';
 import { announcingDecisions } from './decision-feed.ts';
 import type { Evaluator } from './evaluator.ts';
@@ -36,6 +37,23 @@ export interface GuardInput {
   require_human?: boolean | undefined;
   /** The channel the agent asks for; allowed only if the route lists it in agent_may_route_to (else 422 channel_not_allowed). */
   slack_channel?: string | null | undefined;
+  /** The agent's labels for the ledger. Never a policy input (see policyRequest). */
+  tags?: string[] | undefined;
+}
+
+/**
+ * What the policy sees of a call: never the tags (labels the agent picks
+ * freely; a rule on them would let the agent choose its own decision) nor the
+ * delivery options.
+ */
+export function policyRequest(input: Pick<GuardInput, 'action' | 'agent_id' | 'params' | 'context' | 'cost_usd'>): EvaluationRequest {
+  return {
+    action: input.action,
+    agent_id: input.agent_id,
+    params: input.params,
+    context: input.context,
+    ...(input.cost_usd === undefined ? {} : { cost_usd: input.cost_usd }),
+  };
 }
 
 export type GuardStatus = 'allowed' | 'denied' | Status;
@@ -87,6 +105,37 @@ function pendingRow(a: approvalsDb.NewApproval): ApprovalRow {
 export interface GuardFlowHelpers {
   view(tx: Tx, row: ApprovalRow): Promise<ApprovalView>;
   dispatch(p: { tenantId: string; slack?: { first: boolean; version: Date } | undefined; deliveries: { id: string; event_id: string; target: string }[]; expire?: { id: string; at: Date } | undefined; effects: never[]; approvalId: string }): Promise<void>;
+}
+
+/**
+ * The cost the budget guard used for this call — the request's cost_usd, else
+ * the policy's cost table (costOf) — so that the ledger sums to the spend
+ * counters. Without a budget guard, the request's cost_usd or null.
+ */
+function ledgerCost(e: Awaited<ReturnType<Evaluator['evaluate']>>, input: Pick<GuardInput, 'action' | 'agent_id' | 'params' | 'context' | 'cost_usd'>): number | null {
+  const budget = e.active.policy.guards?.budget;
+  if (!budget) return input.cost_usd ?? null;
+  try {
+    return costOf(budget, policyRequest(input));
+  } catch {
+    // The guard failed on the same input and said so in the reasons.
+    return input.cost_usd ?? null;
+  }
+}
+
+/**
+ * The params the ledger keeps: the redacted form whenever the sensitive_data
+ * guard redacted anything, whatever the decision. Where that guard is
+ * configured but did not finish (it failed, or the time budget ran out) the
+ * params were never checked, so none are kept (null): the ledger never holds
+ * what the policy meant to mask.
+ */
+function ledgerParams(e: Awaited<ReturnType<Evaluator['evaluate']>>, params: Record<string, unknown>): Record<string, unknown> | null {
+  const ev = e.evaluation;
+  if (ev.params) return ev.params;
+  if (!e.active.policy.guards?.sensitive_data) return params;
+  const unfinished = ev.reasons.some((r) => r.source === 'engine');
+  return unfinished ? null : params;
 }
 
 export function createGuardFlow(deps: ServiceDeps, h: GuardFlowHelpers) {
@@ -142,15 +191,21 @@ export function createGuardFlow(deps: ServiceDeps, h: GuardFlowHelpers) {
     return replay(tenantId, d, input);
   }
 
-  /** What the guards contribute to the decision row. */
-  function guardColumns(e: Awaited<ReturnType<Evaluator['evaluate']>>, cost: number | undefined) {
+  /** What the guards and the request contribute to the decision row: the ledger columns. */
+  function guardColumns(e: Awaited<ReturnType<Evaluator['evaluate']>>, input: Omit<GuardInput, 'idempotency_key'>) {
+    const cost = ledgerCost(e, input);
     return {
       risk_score: e.evaluation.risk_score,
-      cost_usd: cost === undefined ? null : String(cost),
+      cost_usd: cost === null ? null : String(cost),
       budget_buckets: e.buckets,
       redacted_paths: e.evaluation.redacted_paths,
       failed_open: Boolean(e.evaluation.failed_open),
       eval_ms: Math.round(e.eval_ms * 1000) / 1000,
+      params: ledgerParams(e, input.params),
+      context: input.context,
+      tags: input.tags ?? [],
+      session_id: decisionsDb.ledgerKey(input.context.session_id),
+      run_id: decisionsDb.ledgerKey(input.context.run_id),
     };
   }
 
@@ -173,7 +228,7 @@ export function createGuardFlow(deps: ServiceDeps, h: GuardFlowHelpers) {
     const routing = asked?.ok ? asked.routing : null;
     const approvalId = routing ? randomUUID() : null;
     const decision: decisionsDb.NewDecision = {
-      ...guardColumns(ev, input.cost_usd),
+      ...guardColumns(ev, input),
       id: decisionId,
       tenant_id: tenantId,
       kind: 'guard',
@@ -264,11 +319,11 @@ export function createGuardFlow(deps: ServiceDeps, h: GuardFlowHelpers) {
     async check(tenantId: string, input: Omit<GuardInput, 'idempotency_key' | 'callback_url' | 'timeout_seconds'>) {
       const now = clock();
       const id = uuidv7(now.getTime());
-      const ev = await deps.evaluator.evaluate(tenantId, input, id);
+      const ev = await deps.evaluator.evaluate(tenantId, policyRequest(input), id);
       const { active, evaluation } = ev;
       // A check whose decision is not stored counts nothing: take back its hits and reservations.
       const d = await decisionsDb.insertDecision(sql, {
-        ...guardColumns(ev, input.cost_usd),
+        ...guardColumns(ev, input),
         id,
         tenant_id: tenantId,
         kind: 'check',
@@ -312,7 +367,7 @@ export function createGuardFlow(deps: ServiceDeps, h: GuardFlowHelpers) {
       }
       // An agent named like an approver would silently block that person's votes
       // as self-approval: refuse it (read beside the evaluation, not after it).
-      const [evaluated, clash] = await Promise.allSettled([deps.evaluator.evaluate(tenantId, input, decisionId), isApproverName(sql, tenantId, input.agent_id)]);
+      const [evaluated, clash] = await Promise.allSettled([deps.evaluator.evaluate(tenantId, policyRequest(input), decisionId), isApproverName(sql, tenantId, input.agent_id)]);
       if (evaluated.status === 'rejected') throw evaluated.reason;
       const ev = evaluated.value;
       try {
@@ -366,5 +421,10 @@ export function renderDecision(d: DecisionRow) {
     report_cost_usd: d.report_cost_usd === null ? null : Number(d.report_cost_usd),
     report_duration_ms: d.report_duration_ms,
     reported_at: d.reported_at ? d.reported_at.toISOString() : null,
+    params: d.params,
+    context: d.context,
+    tags: d.tags,
+    session_id: d.session_id,
+    run_id: d.run_id,
   };
 }

@@ -54,7 +54,7 @@ export async function resolve(specifier, context, next) {
   return { urls, exports: JSON.parse(r.stdout.trim().split('\n').pop()!) as string[] };
 }
 
-const PUBLIC = ['ActionClaimed', 'ActionDenied', 'ActionRejected', 'ActionTimeout', 'ApprovalPending', 'AuthError', 'ConnectionError', 'Holdpoint', 'HoldpointError', 'InvalidRequest', 'ServerError', 'guardToolCall', 'guardTools', 'runToolCall', 'verifyWebhook'];
+const PUBLIC = ['ActionClaimed', 'ActionDenied', 'ActionRejected', 'ActionTimeout', 'ApprovalPending', 'AuthError', 'ConnectionError', 'Holdpoint', 'HoldpointError', 'InvalidRequest', 'ReplayDivergence', 'ServerError', 'guardToolCall', 'guardTools', 'memoryReplayStore', 'runToolCall', 'verifyWebhook'];
 
 describe('the SDK boundary', () => {
   it('no file in src/sdk imports anything outside src/sdk — not even a Node builtin', () => {
@@ -93,6 +93,13 @@ describe('the SDK boundary', () => {
     const distUrl = pathToFileURL(dist).href + '/';
     expect(urls[0]).toBe(`${distUrl}index.js`);
     expect(urls.filter((u) => !u.startsWith(distUrl))).toEqual([]);
+
+    // The replay file adapter is its own sub-path: the SDK plus node:fs, and nothing of the server.
+    const adapter = resolvedBy('holdpoint/client/replay-file');
+    expect(adapter.exports).toEqual(['recordTo', 'replayFile', 'replayFrom']);
+    const nodeUrl = pathToFileURL(path.join(ROOT, 'dist/sdk-node')).href + '/';
+    expect(adapter.urls[0]).toBe(`${nodeUrl}replay-file.js`);
+    expect(adapter.urls.filter((u) => !u.startsWith(distUrl) && !u.startsWith(nodeUrl) && !u.startsWith('node:'))).toEqual([]);
   });
 
   it('`npm pack` carries the built SDK (prepare builds it), and it imports with no dependency installed', () => {

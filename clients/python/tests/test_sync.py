@@ -79,7 +79,7 @@ class CheckAndReport(unittest.TestCase):
 
     def test_report_records_the_outcome_result_duration_and_cost_on_the_decision(self):
         c = client()
-        d = c.check("payment.send", {"amount": 20}, cost_usd=0.5, tags=["billing"])
+        d = c.check("payment.send", {"amount": 20}, cost_usd=0.5)
         c.report(d, "success", result={"payment_id": "pay_1"}, duration_ms=84, cost_usd=0.25)
         rec = hp.decision("payment.send", d.decision_id)
         self.assertEqual(rec["report_status"], "completed")

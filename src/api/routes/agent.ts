@@ -76,6 +76,7 @@ export function agentRoutes(deps: AppDeps) {
       callback_url: body.callback_url ?? null,
       timeout_seconds: body.timeout_seconds,
       cost_usd: body.cost_usd,
+      tags: body.tags,
     });
     const { created: _created, ...payload } = out;
     return c.json(payload, out.status === 'pending' ? 202 : 200);

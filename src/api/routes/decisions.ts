@@ -1,17 +1,80 @@
-// The decision log (every check / guard evaluation) and current usage against
-// the budget and rate limits.
+// The decision log (every check / guard evaluation): the list, and its export
+// as CSV or JSON Lines.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { decodeCursor, encodeCursor } from '../../db/cursor.ts';
-import { listDecisions } from '../../db/decisions.ts';
-import { buckets } from '../../policy/guards/budget.ts';
+import { ledgerKey, listDecisions, type DecisionFilter, type DecisionRow } from '../../db/decisions.ts';
+import { AppError } from '../../errors.ts';
 import { renderDecision } from '../../services/approvals.ts';
+import { EXPORT_CONTENT_TYPE, attachment, exportStream, type Column } from '../../services/export.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../errors.ts';
 import { allow } from '../middleware/auth.ts';
-import { Ident, QueryInt, errorResponses, jsonResponse } from '../schemas.ts';
+import { Ident, QueryInt, Tag, errorResponses, jsonResponse } from '../schemas.ts';
+import { Instant } from './usage.ts';
 
 const Out = z.object({}).passthrough();
+/** Rows per keyset page of an export: one page is all an export holds in memory. */
+export const EXPORT_PAGE = 500;
+
+/** The filters the log and its export share. */
+const Filters = {
+  agent_id: Ident().optional(),
+  action: Ident().optional(),
+  decision: z.enum(['allow', 'modify', 'deny', 'require_approval']).optional(),
+  since: Instant().optional(),
+  until: Instant().optional().openapi({ description: 'exclusive' }),
+  tag: Tag.optional(),
+  approval_id: z.string().uuid().optional(),
+  session_id: Ident(100_000).optional(),
+  run_id: Ident(100_000).optional(),
+};
+
+type FilterQuery = { [K in keyof typeof Filters]?: string | undefined };
+
+function filterOf(q: FilterQuery): DecisionFilter {
+  return {
+    agent_id: q.agent_id,
+    action: q.action,
+    decision: q.decision,
+    since: q.since ? new Date(q.since) : undefined,
+    until: q.until ? new Date(q.until) : undefined,
+    tag: q.tag,
+    approval_id: q.approval_id,
+    session_id: q.session_id ? (ledgerKey(q.session_id) ?? undefined) : undefined,
+    run_id: q.run_id ? (ledgerKey(q.run_id) ?? undefined) : undefined,
+  };
+}
+
+/** The export's columns: the names and order of GET /v1/decisions' fields. Stable: dashboards and spreadsheets read them. */
+const num = (v: string | null) => (v === null ? null : Number(v));
+export const DECISION_COLUMNS: Column<DecisionRow>[] = [
+  { name: 'id', value: (d) => d.id },
+  { name: 'created_at', value: (d) => d.created_at },
+  { name: 'kind', value: (d) => d.kind },
+  { name: 'agent_id', value: (d) => d.agent_id },
+  { name: 'action', value: (d) => d.action },
+  { name: 'decision', value: (d) => d.decision },
+  { name: 'reasons', value: (d) => d.reasons },
+  { name: 'policy_version', value: (d) => d.policy_version },
+  { name: 'approval_id', value: (d) => d.approval_id },
+  { name: 'idempotency_key', value: (d) => d.idempotency_key },
+  { name: 'risk_score', value: (d) => d.risk_score },
+  { name: 'cost_usd', value: (d) => num(d.cost_usd) },
+  { name: 'redacted_paths', value: (d) => d.redacted_paths },
+  { name: 'failed_open', value: (d) => d.failed_open },
+  { name: 'eval_ms', value: (d) => d.eval_ms },
+  { name: 'params', value: (d) => d.params },
+  { name: 'context', value: (d) => d.context },
+  { name: 'tags', value: (d) => d.tags },
+  { name: 'session_id', value: (d) => d.session_id },
+  { name: 'run_id', value: (d) => d.run_id },
+  { name: 'report_status', value: (d) => d.report_status },
+  { name: 'report_result', value: (d) => d.report_result ?? null },
+  { name: 'report_cost_usd', value: (d) => num(d.report_cost_usd) },
+  { name: 'report_duration_ms', value: (d) => d.report_duration_ms },
+  { name: 'reported_at', value: (d) => d.reported_at },
+];
 
 export function decisionRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -23,10 +86,7 @@ export function decisionRoutes(deps: AppDeps) {
       summary: 'The decision log: every check and guard evaluation, newest first',
       request: {
         query: z.object({
-          agent_id: Ident().optional(),
-          action: Ident().optional(),
-          decision: z.enum(['allow', 'modify', 'deny', 'require_approval']).optional(),
-          since: z.string().datetime({ offset: true }).optional(),
+          ...Filters,
           cursor: z.string().max(200).optional(),
           limit: QueryInt(1, 200).default(50),
         }),
@@ -38,9 +98,8 @@ export function decisionRoutes(deps: AppDeps) {
       allow(auth, 'approver');
       const q = c.req.valid('query');
       const rows = await listDecisions(deps.sql, auth.tenant_id, {
-        ...q,
-        since: q.since ? new Date(q.since) : undefined,
-        before: q.cursor ? decodeCursor(q.cursor) : undefined,
+        ...filterOf(q),
+        after: q.cursor ? decodeCursor(q.cursor) : undefined,
         limit: q.limit + 1,
       });
       const page = rows.slice(0, q.limit);
@@ -52,33 +111,36 @@ export function decisionRoutes(deps: AppDeps) {
   app.openapi(
     createRoute({
       method: 'get',
-      path: '/v1/usage',
-      summary: "An agent's spend against its budgets, and its calls in the last minute",
-      request: { query: z.object({ agent_id: Ident() }) },
-      responses: { 200: jsonResponse(Out), ...errorResponses(400, 401, 403) },
+      path: '/v1/decisions/export',
+      summary: 'The decision log as a CSV or JSON Lines download, oldest first, streamed',
+      request: { query: z.object({ ...Filters, format: z.enum(['csv', 'jsonl']).default('csv') }) },
+      responses: {
+        200: {
+          description: 'the log, one row (CSV, with a header row) or one JSON object (JSON Lines) per decision',
+          content: { 'text/csv': { schema: z.string() }, 'application/x-ndjson': { schema: z.string() } },
+        },
+        ...errorResponses(400, 401, 403),
+      },
     }),
     async (c) => {
       const auth = c.get('auth');
-      allow(auth, 'agent', 'approver');
-      const { agent_id } = c.req.valid('query');
-      const { policy } = await deps.policies.current(auth.tenant_id);
-      const now = deps.clock().getTime();
-      const req = { action: '*', agent_id, params: {}, context: {} };
-      const budget = policy.guards?.budget ? buckets(policy.guards.budget, req, now) : [];
-      const perMinute = policy.guards?.rate_limit?.per_agent?.per_minute;
-      const values = await deps.counters.read(
-        auth.tenant_id,
-        [...budget.map((b) => ({ kind: 'total' as const, key: b.key })), { kind: 'window' as const, key: `rl:agent:${agent_id}`, window_ms: 60_000 }],
-        now,
-      );
-      return c.json(
-        {
-          agent_id,
-          budgets: budget.map((b) => ({ scope: b.label, spent_usd: values[b.key] ?? 0, limit_usd: b.limit })),
-          rate: { calls_last_minute: values[`rl:agent:${agent_id}`] ?? 0, limit_per_minute: perMinute ?? null },
-        },
-        200,
-      );
+      // The log holds what every agent asked: people who review, not agents.
+      allow(auth, 'approver');
+      const q = c.req.valid('query');
+      const f = filterOf(q);
+      if (f.since && f.until && f.until <= f.since) throw new AppError('validation_failed', 'until must be after since', { field: 'until' });
+      const body = exportStream<DecisionRow>({
+        format: q.format,
+        columns: DECISION_COLUMNS,
+        pageSize: EXPORT_PAGE,
+        page: (after) => listDecisions(deps.sql, auth.tenant_id, { ...f, order: 'asc', after, limit: EXPORT_PAGE }),
+        onError: (err) => deps.log.error('decision export failed mid-stream', { err }),
+      });
+      return c.body(body, 200, {
+        'content-type': EXPORT_CONTENT_TYPE[q.format],
+        'content-disposition': attachment(`decisions-${deps.clock().toISOString().slice(0, 10)}`, q.format),
+        'cache-control': 'no-store',
+      }) as never;
     },
   );
 

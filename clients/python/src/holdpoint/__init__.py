@@ -28,8 +28,11 @@ from .errors import (
     ConnectionError,
     HoldpointError,
     InvalidRequest,
+    ReplayDivergence,
+    ReplayDivergenceError,
     ServerError,
 )
+from ._replay import Replay, record_to, replay_from
 from .permit import AsyncPermit, Permit
 from .types import Approval, Decision, Reason, WebhookEvent
 from .webhook import verify_webhook
@@ -59,4 +62,9 @@ __all__ = [
     "ActionRejected",
     "ActionTimeout",
     "ActionClaimed",
+    "ReplayDivergence",
+    "ReplayDivergenceError",
+    "Replay",
+    "record_to",
+    "replay_from",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
+from ._replay import Replay
 from ._wire import Config
 from .errors import HoldpointError
 
@@ -28,9 +29,15 @@ def make_config(
     retries: int,
     retry_delay: float,
     fail_open: bool,
+    replay: Any = None,
 ) -> Config:
+    rp = Replay.of(replay)
     key = api_key if api_key is not None else _env("HOLDPOINT_API_KEY")
     url = base_url if base_url is not None else (_env("HOLDPOINT_URL") or DEFAULT_URL)
+    if rp is not None and rp.mode == "replay":
+        # Answers come from the recording: no server, so no key is needed (and none is checked).
+        return Config(base_url=url if isinstance(url, str) else DEFAULT_URL, api_key=key or "", agent_id=agent_id, timeout=float(timeout or 10),
+                      retries=0, retry_delay=0.0, fail_open=False, replay=rp)
     if not key:
         raise HoldpointError("config_missing", "Holdpoint needs api_key (or HOLDPOINT_API_KEY): an agent key, from `holdpoint tenant create`")
     if not isinstance(url, str):
@@ -56,6 +63,7 @@ def make_config(
         retries=max(0, int(retries)),
         retry_delay=max(0.0, float(retry_delay)),
         fail_open=bool(fail_open),
+        replay=rp,
     )
 
 
@@ -73,8 +81,9 @@ class ConfiguredClient:
         *,
         retry_delay: float = 0.25,
         ssl_context: Optional[ssl.SSLContext] = None,
+        replay: Any = None,
     ) -> None:
-        self._cfg = make_config(api_key, base_url, agent_id, timeout, retries, retry_delay, fail_open)
+        self._cfg = make_config(api_key, base_url, agent_id, timeout, retries, retry_delay, fail_open, replay)
         self._ssl = ssl_context
 
     @property

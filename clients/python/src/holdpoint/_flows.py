@@ -8,9 +8,11 @@ through outages and restarts.
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any, Dict, List, Optional, Union
 
+from . import _replay
 from ._json import jsonable_error, snapshot, stable
 from ._wire import Config, Flow, Sleep, approval_path, backoff, by_key, is_outage, log, request
 from .errors import (
@@ -49,6 +51,54 @@ def _fail_open_reason(err: HoldpointError) -> Dict[str, Any]:
     return {"source": "sdk", "decision": "allow", "message": f"allowed without Holdpoint (fail_open, {err.code}): {err.message}"}
 
 
+#: The server's rule for tags: at most 20, each 1–64 characters of letters, digits and ``_ . : / -``, not starting with ``. : / -``.
+MAX_TAGS = 20
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,63}")
+MAX_COST_USD = 1e9
+MAX_DURATION_MS = 7 * 86_400_000
+
+
+def _refuse(path: str, problem: str) -> InvalidRequest:
+    return InvalidRequest("validation_failed", f"{path} {problem}", details={"path": path, "problem": problem})
+
+
+def check_tags(tags: Any) -> List[str]:
+    """Tags as sent, or :class:`InvalidRequest` naming the first the server would refuse."""
+    if isinstance(tags, (str, bytes)) or not hasattr(tags, "__iter__"):
+        raise _refuse("tags", "must be a list of strings")
+    out = list(tags)
+    if len(out) > MAX_TAGS:
+        raise _refuse("tags", f"has {len(out)} tags; at most {MAX_TAGS} are allowed")
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise _refuse(f"tags.{i}", "must be a string")
+        if not TAG.fullmatch(t):
+            raise _refuse(f"tags.{i}", f"({t[:80]!r}) must be 1–64 characters of letters, digits and _ . : / -, not starting with . : / -")
+    return out
+
+
+def check_cost(v: Any, path: str = "cost_usd") -> float:
+    """A cost in USD as sent: a finite number from 0 to 1e9."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or v > MAX_COST_USD:
+        raise _refuse(path, f"must be a number of USD from 0 to {MAX_COST_USD:g}")
+    return v
+
+
+def check_duration(v: Any, path: str = "duration_ms") -> int:
+    """A duration as sent: whole milliseconds (a fraction is rounded), up to 7 days."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or v > MAX_DURATION_MS:
+        raise _refuse(path, f"must be a number of milliseconds from 0 to {MAX_DURATION_MS}")
+    return int(round(v))
+
+
+def _spent(body: Dict[str, Any], cost_usd: Any, duration_ms: Any) -> Dict[str, Any]:
+    if cost_usd is not None:
+        body["cost_usd"] = check_cost(cost_usd)
+    if duration_ms is not None:
+        body["duration_ms"] = check_duration(duration_ms)
+    return body
+
+
 def _body(action: str, params: Any, agent_id: Optional[str], context: Any, tags: Any, cost_usd: Any, **extra: Any) -> Dict[str, Any]:
     if not isinstance(action, str) or not action:
         raise InvalidRequest("validation_failed", "action must be a non-empty string", details={"path": "action"})
@@ -56,17 +106,15 @@ def _body(action: str, params: Any, agent_id: Optional[str], context: Any, tags:
         raise InvalidRequest("not_serialisable", f"params must be a dict, not {type(params).__name__}", details={"path": "params"})
     if context is not None and not isinstance(context, dict):
         raise InvalidRequest("not_serialisable", f"context must be a dict, not {type(context).__name__}", details={"path": "context"})
-    ctx = dict(context or {})
-    if tags:
-        # The server has no tags field; they travel in the context, where a rule can match them (context.tags).
-        ctx["tags"] = list(tags)
     body: Dict[str, Any] = {"action": action, "params": params if params is not None else {}}
     if agent_id:
         body["agent_id"] = agent_id
-    if ctx:
-        body["context"] = ctx
+    if context:
+        body["context"] = context
+    if tags is not None:
+        body["tags"] = check_tags(tags)
     if cost_usd is not None:
-        body["cost_usd"] = cost_usd
+        body["cost_usd"] = check_cost(cost_usd)
     for k, v in extra.items():
         if v is not None:
             body[k] = v
@@ -76,6 +124,17 @@ def _body(action: str, params: Any, agent_id: Optional[str], context: Any, tags:
 def check(cfg: Config, action: str, params: Any, agent_id: Optional[str], context: Any, cost_usd: Any, tags: Any) -> Flow:
     agent = agent_id or cfg.agent_id
     body = _body(action, params, agent, context, tags, cost_usd)
+    if cfg.replay is None:
+        return (yield from _check(cfg, body, action, agent))
+    call = _replay.Call("check", action, agent, None, body)
+    if cfg.replay.mode == "replay":
+        return _replay.decode_decision(cfg.replay.answer(call), action, agent)
+    d = yield from _check(cfg, body, action, agent)
+    cfg.replay.record(call, _replay.encode_decision(d))
+    return d
+
+
+def _check(cfg: Config, body: Dict[str, Any], action: str, agent: Optional[str]) -> Flow:
     try:
         reply = yield from request(cfg, "POST", "/v1/check", body)
     except ConnectionError as err:
@@ -128,10 +187,28 @@ def guard(
     if not isinstance(idempotency_key, str) or idempotency_key == "":
         raise HoldpointError("idempotency_key_missing", "guard needs an idempotency_key: the same key on every retry of the same action")
     started = time.monotonic()
+    agent = agent_id or cfg.agent_id
     body = _body(
-        action, params, agent_id or cfg.agent_id, context, tags, cost_usd,
+        action, params, agent, context, tags, cost_usd,
         idempotency_key=idempotency_key, timeout_seconds=timeout_seconds, callback_url=callback_url,
     )
+    if cfg.replay is None:
+        return (yield from _guard(cfg, action, idempotency_key, body, started, wait, lease_seconds))
+    call = _replay.Call("guard", action, agent, idempotency_key, body)
+    if cfg.replay.mode == "replay":
+        return _replay.decode_guard(cfg.replay.answer(call))
+    try:
+        grant = yield from _guard(cfg, action, idempotency_key, body, started, wait, lease_seconds)
+    except HoldpointError as err:
+        refusal = _replay.encode_refusal(err)
+        if refusal is not None:
+            cfg.replay.record(call, refusal)
+        raise
+    cfg.replay.record(call, _replay.encode_grant(grant))
+    return grant
+
+
+def _guard(cfg: Config, action: str, idempotency_key: str, body: Dict[str, Any], started: float, wait: Wait, lease_seconds: Optional[int]) -> Flow:
     sent = body["params"]
     try:
         reply = yield from request(cfg, "POST", "/v1/guard", body)
@@ -263,10 +340,7 @@ def report_allowed(cfg: Config, decision_id: str, ok: bool, payload: Any, cost_u
     body: Dict[str, Any] = {"decision_id": decision_id, "status": "completed" if ok else "failed"}
     if payload is not None:
         body["result"] = payload
-    if cost_usd is not None:
-        body["cost_usd"] = cost_usd
-    if duration_ms is not None:
-        body["duration_ms"] = int(duration_ms)
+    _spent(body, cost_usd, duration_ms)
     try:
         yield from request(cfg, "POST", "/v1/report", body)
     except HoldpointError as err:
@@ -281,10 +355,7 @@ def report_claimed(cfg: Config, approval_id: str, claim_token: str, ok: bool, pa
     body: Dict[str, Any] = {"claim_token": claim_token}
     if payload is not None:
         body["result" if ok else "error"] = payload
-    if cost_usd is not None:
-        body["cost_usd"] = cost_usd
-    if duration_ms is not None:
-        body["duration_ms"] = int(duration_ms)
+    _spent(body, cost_usd, duration_ms)
     try:
         yield from request(cfg, "POST", approval_path(approval_id, "/complete" if ok else "/fail"), body)
     except HoldpointError as err:
@@ -311,7 +382,9 @@ def report(cfg: Config, decision: Decision, status: str, result: Any, error: Any
     # The server's report has one payload: the result, or on a failure the error (as the TypeScript permit's fail sends it).
     payload = result if (ok or error is None) else (error if result is None else {"result": result, "error": error})
     payload = snapshot(payload, "result") if payload is not None else None
-    if decision.failed_open or not decision.decision_id:
+    _spent({}, cost_usd, duration_ms)
+    # Failed open, or replayed: there is no server to report to.
+    if decision.failed_open or not decision.decision_id or cfg.offline:
         return None
     return (yield from report_allowed(cfg, decision.decision_id, ok, payload, cost_usd, duration_ms))
 

@@ -41,6 +41,13 @@ class Config:
     retries: int
     retry_delay: float
     fail_open: bool
+    #: Replay mode (``_replay.Replay``), when on: record answers, or answer from a recording.
+    replay: Any = None
+
+    @property
+    def offline(self) -> bool:
+        """In replay mode nothing may reach a server."""
+        return self.replay is not None and self.replay.mode == "replay"
 
     @property
     def host(self) -> str:
@@ -161,6 +168,8 @@ def request(
     server's state); a 4xx raises at once."""
     # Serialised once, before the first attempt: a body JSON cannot carry is the caller's InvalidRequest, never a network error.
     raw = None if body is None else dumps(snapshot(body))
+    if cfg.offline:
+        raise HoldpointError("replay_offline", f"{method} {path.split('?')[0]} needs a server, and in replay mode nothing reaches one")
     n = max(0, cfg.retries if retries is None else retries)
     t = cfg.timeout if timeout is None else timeout
     last: Optional[HoldpointError] = None

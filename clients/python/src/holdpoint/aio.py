@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from types import TracebackType
 from typing import Any, Dict, Iterable, Optional, Tuple, Type, Union
 from urllib.parse import urlsplit
@@ -253,14 +254,17 @@ class AsyncGuard:
         self._params = params
         self._key = idempotency_key
         self._kw = kw
+        self._started = 0.0
         self.permit: Optional[AsyncPermit] = None
 
     async def __aenter__(self) -> AsyncPermit:
         self.permit = await self._client.permit(self._action, self._params, self._key, **self._kw)
+        self._started = time.monotonic()
         return self.permit
 
     async def __aexit__(self, et: Optional[Type[BaseException]], ev: Optional[BaseException], tb: Optional[TracebackType]) -> bool:
         if self.permit is not None:
             # The with statement always passes the exception instance; None means the block ended normally.
-            await finish_async(self.permit, ev if et is not None else None)
+            # How long the block ran goes with the report, as AgentSentinel's duration_ms.
+            await finish_async(self.permit, ev if et is not None else None, round((time.monotonic() - self._started) * 1000))
         return False

@@ -52,6 +52,10 @@ class HoldpointClient(ConfiguredClient):
     ``fail_open=True`` allows ``check`` / ``guard`` only when Holdpoint cannot
     be reached (connection refused or reset, DNS, timeout, Holdpoint's own
     ``503 dependency_unavailable``), saying so (``failed_open``).
+    ``replay=record_to(path)`` records every check / guard answer to a JSON
+    Lines file; ``replay=replay_from(path)`` answers from it with no server
+    (no key needed), raising :class:`ReplayDivergence` for anything it does
+    not hold.
 
     Example::
 
@@ -87,9 +91,12 @@ class HoldpointClient(ConfiguredClient):
     ) -> Decision:
         """Evaluates the policy for an action without parking anything
         (``POST /v1/check``). A redacting policy answers ``modified`` (not
-        ``allowed``) with the redacted ``params``: act on those. ``tags`` travel
-        as ``context["tags"]``. Params JSON cannot carry raise
-        :class:`InvalidRequest` before anything is sent.
+        ``allowed``) with the redacted ``params``: act on those. ``cost_usd`` is
+        what a budget guard reserves; ``tags`` (at most 20, each 1–64
+        characters of letters, digits and ``_ . : / -``, not starting with
+        ``. : / -``) go to the decision log. Params JSON cannot carry, and
+        tags or a cost the server would refuse, raise :class:`InvalidRequest`
+        before anything is sent.
 
         Example::
 
@@ -233,14 +240,17 @@ class Guard:
         self._params = params
         self._key = idempotency_key
         self._kw = kw
+        self._started = 0.0
         self.permit: Optional[Permit] = None
 
     def __enter__(self) -> Permit:
         self.permit = self._client.permit(self._action, self._params, self._key, **self._kw)
+        self._started = time.monotonic()
         return self.permit
 
     def __exit__(self, et: Optional[Type[BaseException]], ev: Optional[BaseException], tb: Optional[TracebackType]) -> bool:
         if self.permit is not None:
             # The with statement always passes the exception instance; None means the block ended normally.
-            finish(self.permit, ev if et is not None else None)
+            # How long the block ran goes with the report, as AgentSentinel's duration_ms.
+            finish(self.permit, ev if et is not None else None, round((time.monotonic() - self._started) * 1000))
         return False

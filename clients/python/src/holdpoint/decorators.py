@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, TypeVar, Union
 
 from .errors import HoldpointError
 
@@ -82,6 +82,8 @@ def holdpoint_guard(
     timeout_seconds: Optional[int] = None,
     wait: Union[bool, int, float] = False,
     lease_seconds: Optional[int] = None,
+    cost_usd: Optional[float] = None,
+    tags: Optional[Iterable[str]] = None,
 ) -> Callable[[F], F]:
     """Wraps a function (sync with a ``HoldpointClient``, ``async def`` with an
     ``AsyncHoldpointClient``) so every call is guarded first: it runs once
@@ -94,7 +96,9 @@ def holdpoint_guard(
     the redacted values: automatic for the default params; with a custom
     ``params`` give ``from_params(granted, args, kwargs) -> (args, kwargs)``,
     or the call raises ``params_modified`` (reported as failed) rather than
-    run on the originals.
+    run on the originals. ``cost_usd`` and ``tags`` go with every call (as
+    AgentSentinel's ``@guarded_action(cost_usd=…, tags=…)``), and each report
+    carries how long the call ran.
 
     Example::
 
@@ -105,7 +109,7 @@ def holdpoint_guard(
     """
     if not callable(idempotency_key):
         raise HoldpointError("idempotency_key_missing", "holdpoint_guard needs idempotency_key=callable(*args, **kwargs) -> str: the same key on every retry of the same call")
-    kw = dict(agent_id=agent_id, context=context, timeout_seconds=timeout_seconds, wait=wait, lease_seconds=lease_seconds)
+    kw = dict(agent_id=agent_id, context=context, timeout_seconds=timeout_seconds, wait=wait, lease_seconds=lease_seconds, cost_usd=cost_usd, tags=tags)
 
     def decorate(fn: F) -> F:
         from .aio import AsyncHoldpointClient

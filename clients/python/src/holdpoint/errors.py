@@ -239,5 +239,27 @@ class ActionClaimed(HoldpointError):
         self.ambiguous = ambiguous
 
 
+class ReplayDivergence(HoldpointError):
+    """Replay mode was asked a ``check`` or ``guard`` its recording does not
+    hold: none for this call, one whose inputs differ, or two that both claim
+    it (``reason``: ``no_recording``, ``params_differ``, ``ambiguous``; the
+    call in ``details``). It never allows and never falls back to the network.
+
+    Example::
+
+        try:
+            client.check("email.send", params={"to": "a@example.com"})
+        except ReplayDivergence as err:
+            print("the agent did something the recording did not:", err.details)
+    """
+
+    def __init__(self, reason: str, message: str, details: Dict[str, Any]) -> None:
+        super().__init__("replay_divergence", message, details={"reason": reason, **details})
+        self.reason = reason
+
+
+#: AgentSentinel's name for it.
+ReplayDivergenceError = ReplayDivergence
+
 # Kept reachable for code that needs the built-in one beside ours.
 BuiltinConnectionError = builtins.ConnectionError

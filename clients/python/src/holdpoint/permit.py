@@ -59,11 +59,13 @@ class _PermitFields:
             raise HoldpointError("already_reported", "this permit was already completed or failed")
         # Refused before anything is sent, and the permit can still report.
         payload = snapshot(payload, "result" if ok else "error") if payload is not None else None
+        _flows._spent({}, cost_usd, duration_ms)
         g = self._grant
         if g.kind == "allowed":
             yield from _flows.report_allowed(self._cfg, g.decision_id or "", ok, payload, cost_usd, duration_ms)
         elif g.kind == "claimed":
             yield from _flows.report_claimed(self._cfg, self.approval_id or "", g.claim_token or "", ok, payload, cost_usd, duration_ms)
+        # failed_open and replayed: there is no server to report to.
         self._reported = True
         return None
 
@@ -92,7 +94,11 @@ class Permit(_PermitFields):
         self._run = run
 
     def complete(self, result: Any = None, *, cost_usd: Any = None, duration_ms: Any = None) -> None:
-        """Reports success (``POST /v1/report`` or ``/v1/approvals/{id}/complete``)."""
+        """Reports success (``POST /v1/report`` or ``/v1/approvals/{id}/complete``),
+        with what it cost (``cost_usd``: a budget reservation becomes this
+        spend) and took (``duration_ms``) when given; a ``with`` block
+        measures the duration itself. Bad values raise :class:`InvalidRequest`
+        before anything is sent."""
         self._run(self._report_flow(True, result, cost_usd, duration_ms))
 
     def fail(self, error: Any = None, *, cost_usd: Any = None, duration_ms: Any = None) -> None:
@@ -124,19 +130,20 @@ def _report_failed(err: BaseException, result: Any) -> HoldpointError:
     return e
 
 
-def finish(permit: Permit, error: Optional[BaseException]) -> None:
+def finish(permit: Permit, error: Optional[BaseException], duration_ms: Optional[int] = None) -> None:
     """Reports how a guarded block ended (sync): ``complete(permit.result)``, or
     ``fail(error)`` — a failure to report a failure is swallowed, so the
-    block's own exception is the one that propagates. A result JSON cannot
-    carry still completes (the action ran), with why it is not on the record."""
+    block's own exception is the one that propagates — with ``duration_ms``,
+    how long the block ran. A result JSON cannot carry still completes (the
+    action ran), with why it is not on the record."""
     if permit.reported:
         return
     if error is not None:
         try:
-            permit.fail(error)
+            permit.fail(error, duration_ms=duration_ms)
         except InvalidRequest:
             try:
-                permit.fail({"name": type(error).__name__, "message": repr(error)})
+                permit.fail({"name": type(error).__name__, "message": repr(error)}, duration_ms=duration_ms)
             except Exception:
                 pass
         except Exception:
@@ -144,25 +151,25 @@ def finish(permit: Permit, error: Optional[BaseException]) -> None:
         return
     try:
         try:
-            permit.complete(permit.result)
+            permit.complete(permit.result, duration_ms=duration_ms)
         except InvalidRequest as err:
             if permit.reported:
                 raise
-            permit.complete(_not_serialisable(err))
+            permit.complete(_not_serialisable(err), duration_ms=duration_ms)
     except Exception as err:
         raise _report_failed(err, permit.result) from err
 
 
-async def finish_async(permit: AsyncPermit, error: Optional[BaseException]) -> None:
+async def finish_async(permit: AsyncPermit, error: Optional[BaseException], duration_ms: Optional[int] = None) -> None:
     """``finish`` for the async client."""
     if permit.reported:
         return
     if error is not None:
         try:
-            await permit.fail(error)
+            await permit.fail(error, duration_ms=duration_ms)
         except InvalidRequest:
             try:
-                await permit.fail({"name": type(error).__name__, "message": repr(error)})
+                await permit.fail({"name": type(error).__name__, "message": repr(error)}, duration_ms=duration_ms)
             except Exception:
                 pass
         except Exception:
@@ -170,10 +177,10 @@ async def finish_async(permit: AsyncPermit, error: Optional[BaseException]) -> N
         return
     try:
         try:
-            await permit.complete(permit.result)
+            await permit.complete(permit.result, duration_ms=duration_ms)
         except InvalidRequest as err:
             if permit.reported:
                 raise
-            await permit.complete(_not_serialisable(err))
+            await permit.complete(_not_serialisable(err), duration_ms=duration_ms)
     except Exception as err:
         raise _report_failed(err, permit.result) from err
