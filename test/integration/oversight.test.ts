@@ -49,7 +49,8 @@ describe('the oversight record', () => {
     expect(o.shown).toMatchObject({
       params: { amount: 900, note: 'for [REDACTED:email]' },
       redacted_paths: ['params.note'],
-      original_params: null,
+      edited_params: null,
+      unredacted_kept: false,
       engine_recommendation: 'require_approval',
       channels: { slack: { channel: '#payments' }, inbox: true, api: true },
     });
