@@ -206,6 +206,8 @@ export function oversightRecord(input: {
       rule: identities.length > 0 ? 'named_identities' : 'any_approver',
       identities,
       slack_user_ids: slackUsers,
+      // Slack user ids limit who may click in Slack; in the inbox and the API the rule above applies.
+      slack_resolved: input.approvers.filter((p) => p.slack_user_id !== null && slackUsers.includes(p.slack_user_id)).map((p) => p.name),
       resolved,
       unresolved: identities.filter((n) => !known.has(n)),
       excluded: [a.agent_id],

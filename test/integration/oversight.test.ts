@@ -81,6 +81,16 @@ describe('the oversight record', () => {
     expect(o.chain.verification.intact).toBe(true);
   });
 
+  it('a route limited to Slack users names the approvers behind them', async () => {
+    const own = await h.tenant();
+    await h.setPolicy(own, { defaults: { decision: 'require_approval', approvers: { slack_user_ids: ['U0ERIN'] } } });
+    await h.as(own, 'erin', { slack_user_id: 'U0ERIN' });
+    await h.as(own, 'frank', { slack_user_id: 'U0FRANK' });
+    const g = await h.call('POST', '/v1/guard', own.agent, { action: 'x.y', agent_id: 'bot', idempotency_key: key() });
+    const o = (await oversight(g.body.approval.id, own.approver)).body;
+    expect(o.could_decide).toMatchObject({ rule: 'any_approver', slack_user_ids: ['U0ERIN'], slack_resolved: ['erin'] });
+  });
+
   it('a person rejecting what the policy alone would have allowed is an override', async () => {
     // require_human: the caller asked for a person where the policy allows (HumanLayer function calls).
     const g = await h.rt.service.guard(t.tenant_id, { action: 'report.send', agent_id: 'bot', params: {}, context: {}, idempotency_key: key(), require_human: true });
