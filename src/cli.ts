@@ -12,6 +12,7 @@ import { startServer } from './server.ts';
 import { tenantCommand, webhookSecretCommand, secretsCommand } from './cli/tenants.ts';
 import { approverCommand, keyCommand, oidcCommand } from './cli/people.ts';
 import { policyCommand } from './cli/policy.ts';
+import { decisionsCommand } from './cli/decisions.ts';
 import { mcpProxy } from './cli/mcp.ts';
 import { APPROVALS_USAGE, approvalsCommand } from './cli/approvals.ts';
 import { BootError, UsageError, checkMigrated, checkRedis, ensureDatabase, keyringFor, stderrLog, withSql } from './cli/common.ts';
@@ -35,6 +36,9 @@ const USAGE = `usage: holdpoint <command>
   policy import --from agentsentinel|agenthalt FILE [--tenant ID --apply]
                                         translate another product's YAML into a policy (stdout) and say what
                                         did not map (stderr); --apply stores it like policy set
+  decisions export --tenant ID [--format csv|jsonl] [--out FILE] [--since T] [--until T] [--agent-id A]
+             [--action A] [--decision D] [--tag T] [--approval-id ID] [--session-id S] [--run-id R]
+                                        the decision log, oldest first (docs/ledger.md); stdout unless --out
   webhook-secret rotate --tenant ID [--overlap-hours H] [--json]
                                         a new webhook signing secret; the old one also signs for H hours (default 24, 0: none)
   secrets rotate-key [--json]           re-encrypt every stored secret under HOLDPOINT_SECRET_KEY; then
@@ -139,6 +143,9 @@ export async function main(argv: string[]): Promise<number> {
 
     case 'policy':
       return policyCommand(sub, rest, config, log);
+
+    case 'decisions':
+      return decisionsCommand(sub, rest, config, log);
   }
   throw new UsageError(`unknown command "${cmd}"`);
 }

@@ -38,6 +38,11 @@ export interface OversightApproval {
   completed_at: Date | null;
   policy_version: number | null;
   decision_id: string | null;
+  /**
+   * Where approvers may edit the params (DESIGN "Edits"): what the agent asked
+   * for; `params` then holds what was approved. Absent / null: not edited.
+   */
+  original_params?: Record<string, unknown> | null;
 }
 
 export interface OversightVote {
@@ -182,12 +187,14 @@ export function oversightRecord(input: {
     policy_version: a.policy_version,
     decision_id: a.decision_id,
     shown: {
-      params: a.params,
+      params: a.original_params ?? a.params,
+      // Set when an approver changed the params before approving: what the action was approved with.
+      edited_params: a.original_params ? a.params : null,
       reasons: a.reasons,
       risk_score: decision?.risk_score ?? null,
       redacted_paths: decision?.redacted_paths ?? [],
-      // Redacted values are never stored, so the original cannot be shown — by design.
-      original_params: null,
+      // Redacted values are never stored, so the unredacted original cannot be shown — by design.
+      unredacted_kept: false,
       engine_recommendation: recommendation,
       channels: {
         slack: routing.slack_channel ? { channel: a.slack_channel ?? routing.slack_channel, posted: a.slack_ts !== null, message_ts: a.slack_ts } : null,
@@ -199,6 +206,8 @@ export function oversightRecord(input: {
       rule: identities.length > 0 ? 'named_identities' : 'any_approver',
       identities,
       slack_user_ids: slackUsers,
+      // Slack user ids limit who may click in Slack; in the inbox and the API the rule above applies.
+      slack_resolved: input.approvers.filter((p) => p.slack_user_id !== null && slackUsers.includes(p.slack_user_id)).map((p) => p.name),
       resolved,
       unresolved: identities.filter((n) => !known.has(n)),
       excluded: [a.agent_id],

@@ -137,6 +137,8 @@ export interface DecisionPage extends DecisionFilter {
   order?: 'desc' | 'asc';
   /** The last row of the previous page: the next page starts past it. */
   after?: { created_at: Date; id: string } | undefined;
+  /** The name this position had before exports (newest first only): the same as `after` there. */
+  before?: { created_at: Date; id: string } | undefined;
   limit: number;
 }
 
@@ -157,7 +159,7 @@ function conditions(tx: Tx, f: DecisionFilter) {
 /** One keyset page of the log: newest first like the approvals list, or oldest first for exports. */
 export async function listDecisions(tx: Tx, tenantId: string, f: DecisionPage): Promise<DecisionRow[]> {
   const asc = f.order === 'asc';
-  const after = f.after;
+  const after = f.after ?? (asc ? undefined : f.before);
   return tx<DecisionRow[]>`
     SELECT * FROM decisions
     WHERE tenant_id = ${tenantId}

@@ -17,7 +17,7 @@ import type { DecisionRow } from '../db/decisions.ts';
 import { AppError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import { defaultRouting, type EvaluationRequest } from '../policy/evaluate.ts';
-import { costOf } from '../policy/guards/budget.ts';
+import { ledgerCost, ledgerParams } from './ledger-columns.ts';
 import type { ServiceDeps } from './approvals.ts';
 import { announcingDecisions } from './decision-feed.ts';
 import type { Evaluator } from './evaluator.ts';
@@ -107,37 +107,6 @@ export interface GuardFlowHelpers {
   dispatch(p: { tenantId: string; slack?: { first: boolean; version: Date } | undefined; deliveries: { id: string; event_id: string; target: string }[]; expire?: { id: string; at: Date } | undefined; effects: never[]; approvalId: string }): Promise<void>;
 }
 
-/**
- * The cost the budget guard used for this call — the request's cost_usd, else
- * the policy's cost table (costOf) — so that the ledger sums to the spend
- * counters. Without a budget guard, the request's cost_usd or null.
- */
-function ledgerCost(e: Awaited<ReturnType<Evaluator['evaluate']>>, input: Pick<GuardInput, 'action' | 'agent_id' | 'params' | 'context' | 'cost_usd'>): number | null {
-  const budget = e.active.policy.guards?.budget;
-  if (!budget) return input.cost_usd ?? null;
-  try {
-    return costOf(budget, policyRequest(input));
-  } catch {
-    // The guard failed on the same input and said so in the reasons.
-    return input.cost_usd ?? null;
-  }
-}
-
-/**
- * The params the ledger keeps: the redacted form whenever the sensitive_data
- * guard redacted anything, whatever the decision. Where that guard is
- * configured but did not finish (it failed, or the time budget ran out) the
- * params were never checked, so none are kept (null): the ledger never holds
- * what the policy meant to mask.
- */
-function ledgerParams(e: Awaited<ReturnType<Evaluator['evaluate']>>, params: Record<string, unknown>): Record<string, unknown> | null {
-  const ev = e.evaluation;
-  if (ev.params) return ev.params;
-  if (!e.active.policy.guards?.sensitive_data) return params;
-  const unfinished = ev.reasons.some((r) => r.source === 'engine');
-  return unfinished ? null : params;
-}
-
 export function createGuardFlow(deps: ServiceDeps, h: GuardFlowHelpers) {
   const { sql, clock } = deps;
   const { view, dispatch } = h;
@@ -193,7 +162,7 @@ export function createGuardFlow(deps: ServiceDeps, h: GuardFlowHelpers) {
 
   /** What the guards and the request contribute to the decision row: the ledger columns. */
   function guardColumns(e: Awaited<ReturnType<Evaluator['evaluate']>>, input: Omit<GuardInput, 'idempotency_key'>) {
-    const cost = ledgerCost(e, input);
+    const cost = ledgerCost(e, policyRequest(input));
     return {
       risk_score: e.evaluation.risk_score,
       cost_usd: cost === null ? null : String(cost),

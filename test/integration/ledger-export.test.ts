@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../helpers/csv.ts';
 import { createHarness, type Harness, type TenantKeys } from '../helpers/harness.ts';
+import { runCli } from '../helpers/processes.ts';
 
 let h: Harness;
 let n = 0;
@@ -136,5 +137,19 @@ describe('a large export', () => {
     const lines = jsonl.text.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(Array.from({ length: 3000 }, (_, i) => i + 1).filter((i) => i % 7 === 3).length);
     expect(lines.every((l) => l.action === 'bulk.3')).toBe(true);
+  });
+});
+
+describe('holdpoint decisions export', () => {
+  it('writes the same filtered log from the command line, and refuses a bad filter with usage', async () => {
+    const env = { DATABASE_URL: h.config.DATABASE_URL, REDIS_URL: h.config.REDIS_URL, LOG_LEVEL: 'silent' };
+    const r = await runCli(['decisions', 'export', '--tenant', t.tenant_id, '--format', 'jsonl', '--tag', 'ops'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).action)).toEqual(['db.drop', 'read.x']);
+    const csv = await runCli(['decisions', 'export', '--tenant', t.tenant_id, '--decision', 'deny'], env);
+    expect(parseCsv(csv.stdout).map((row) => row[4])).toEqual(['action', 'db.drop']);
+    const bad = await runCli(['decisions', 'export', '--tenant', t.tenant_id, '--tag', '=x'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--tag/);
   });
 });

@@ -200,6 +200,17 @@ describe('GET /v1/usage from the ledger', () => {
     expect((await h.call('GET', '/v1/usage?since=2020-01-01T00:00:00Z&until=2022-01-01T00:00:00Z', t.approver)).status).toBe(400);
   });
 
+  it('with only until, the period is the UTC day before it', async () => {
+    const t = await tenantWith({});
+    const day = new Date(Date.UTC(2026, 5, 10));
+    for (const at of ['2026-06-09T23:59:59Z', '2026-06-10T08:00:00Z', '2026-06-10T23:59:59Z', '2026-06-11T00:00:00Z']) {
+      await h.rt.sql`INSERT INTO decisions (id, tenant_id, kind, action, agent_id, decision, reasons, created_at)
+                     VALUES (gen_random_uuid(), ${t.tenant_id}, 'check', 'old.x', 'bot', 'allow', '[]'::jsonb, ${new Date(at)})`;
+    }
+    const u = await h.call('GET', '/v1/usage?until=2026-06-11T00:00:00Z', t.approver);
+    expect(u.body.actions).toMatchObject({ since: day.toISOString(), until: '2026-06-11T00:00:00.000Z', calls: 2 });
+  });
+
   it('usage is per tenant: another tenant sees none of it', async () => {
     const t = await tenantWith({});
     await h.call('POST', '/v1/check', t.agent, { action: 'secret.x', agent_id: 'bot', context: { session_id: 'shared' } });

@@ -49,7 +49,8 @@ describe('the oversight record', () => {
     expect(o.shown).toMatchObject({
       params: { amount: 900, note: 'for [REDACTED:email]' },
       redacted_paths: ['params.note'],
-      original_params: null,
+      edited_params: null,
+      unredacted_kept: false,
       engine_recommendation: 'require_approval',
       channels: { slack: { channel: '#payments' }, inbox: true, api: true },
     });
@@ -78,6 +79,16 @@ describe('the oversight record', () => {
     expect(o.could_decide.resolved.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['alice', 'bob', 'carol']));
     expect(o.outcome).toMatchObject({ status: 'rejected', decision_reason: 'unknown payee', human_decided: true, overridden: false, stopped: true, stopped_by: 'approver' });
     expect(o.chain.verification.intact).toBe(true);
+  });
+
+  it('a route limited to Slack users names the approvers behind them', async () => {
+    const own = await h.tenant();
+    await h.setPolicy(own, { defaults: { decision: 'require_approval', approvers: { slack_user_ids: ['U0ERIN'] } } });
+    await h.as(own, 'erin', { slack_user_id: 'U0ERIN' });
+    await h.as(own, 'frank', { slack_user_id: 'U0FRANK' });
+    const g = await h.call('POST', '/v1/guard', own.agent, { action: 'x.y', agent_id: 'bot', idempotency_key: key() });
+    const o = (await oversight(g.body.approval.id, own.approver)).body;
+    expect(o.could_decide).toMatchObject({ rule: 'any_approver', slack_user_ids: ['U0ERIN'], slack_resolved: ['erin'] });
   });
 
   it('a person rejecting what the policy alone would have allowed is an override', async () => {

@@ -2,10 +2,11 @@
 // as CSV or JSON Lines.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { decodeCursor, encodeCursor } from '../../db/cursor.ts';
-import { ledgerKey, listDecisions, type DecisionFilter, type DecisionRow } from '../../db/decisions.ts';
+import { ledgerKey, listDecisions, type DecisionFilter } from '../../db/decisions.ts';
 import { AppError } from '../../errors.ts';
 import { renderDecision } from '../../services/approvals.ts';
-import { EXPORT_CONTENT_TYPE, attachment, exportStream, type Column } from '../../services/export.ts';
+import { decisionExport } from '../../services/decision-export.ts';
+import { EXPORT_CONTENT_TYPE, attachment } from '../../services/export.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../errors.ts';
@@ -14,8 +15,6 @@ import { Ident, QueryInt, Tag, errorResponses, jsonResponse } from '../schemas.t
 import { Instant } from './usage.ts';
 
 const Out = z.object({}).passthrough();
-/** Rows per keyset page of an export: one page is all an export holds in memory. */
-export const EXPORT_PAGE = 500;
 
 /** The filters the log and its export share. */
 const Filters = {
@@ -32,7 +31,7 @@ const Filters = {
 
 type FilterQuery = { [K in keyof typeof Filters]?: string | undefined };
 
-function filterOf(q: FilterQuery): DecisionFilter {
+export function filterOf(q: FilterQuery): DecisionFilter {
   return {
     agent_id: q.agent_id,
     action: q.action,
@@ -45,36 +44,6 @@ function filterOf(q: FilterQuery): DecisionFilter {
     run_id: q.run_id ? (ledgerKey(q.run_id) ?? undefined) : undefined,
   };
 }
-
-/** The export's columns: the names and order of GET /v1/decisions' fields. Stable: dashboards and spreadsheets read them. */
-const num = (v: string | null) => (v === null ? null : Number(v));
-export const DECISION_COLUMNS: Column<DecisionRow>[] = [
-  { name: 'id', value: (d) => d.id },
-  { name: 'created_at', value: (d) => d.created_at },
-  { name: 'kind', value: (d) => d.kind },
-  { name: 'agent_id', value: (d) => d.agent_id },
-  { name: 'action', value: (d) => d.action },
-  { name: 'decision', value: (d) => d.decision },
-  { name: 'reasons', value: (d) => d.reasons },
-  { name: 'policy_version', value: (d) => d.policy_version },
-  { name: 'approval_id', value: (d) => d.approval_id },
-  { name: 'idempotency_key', value: (d) => d.idempotency_key },
-  { name: 'risk_score', value: (d) => d.risk_score },
-  { name: 'cost_usd', value: (d) => num(d.cost_usd) },
-  { name: 'redacted_paths', value: (d) => d.redacted_paths },
-  { name: 'failed_open', value: (d) => d.failed_open },
-  { name: 'eval_ms', value: (d) => d.eval_ms },
-  { name: 'params', value: (d) => d.params },
-  { name: 'context', value: (d) => d.context },
-  { name: 'tags', value: (d) => d.tags },
-  { name: 'session_id', value: (d) => d.session_id },
-  { name: 'run_id', value: (d) => d.run_id },
-  { name: 'report_status', value: (d) => d.report_status },
-  { name: 'report_result', value: (d) => d.report_result ?? null },
-  { name: 'report_cost_usd', value: (d) => num(d.report_cost_usd) },
-  { name: 'report_duration_ms', value: (d) => d.report_duration_ms },
-  { name: 'reported_at', value: (d) => d.reported_at },
-];
 
 export function decisionRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -129,13 +98,7 @@ export function decisionRoutes(deps: AppDeps) {
       const q = c.req.valid('query');
       const f = filterOf(q);
       if (f.since && f.until && f.until <= f.since) throw new AppError('validation_failed', 'until must be after since', { field: 'until' });
-      const body = exportStream<DecisionRow>({
-        format: q.format,
-        columns: DECISION_COLUMNS,
-        pageSize: EXPORT_PAGE,
-        page: (after) => listDecisions(deps.sql, auth.tenant_id, { ...f, order: 'asc', after, limit: EXPORT_PAGE }),
-        onError: (err) => deps.log.error('decision export failed mid-stream', { err }),
-      });
+      const body = decisionExport(deps.sql, auth.tenant_id, f, q.format, (err) => deps.log.error('decision export failed mid-stream', { err }));
       return c.body(body, 200, {
         'content-type': EXPORT_CONTENT_TYPE[q.format],
         'content-disposition': attachment(`decisions-${deps.clock().toISOString().slice(0, 10)}`, q.format),

@@ -57,7 +57,9 @@ export function usageRoutes(deps: AppDeps) {
       const q = c.req.valid('query');
       const nowDate = deps.clock();
       const now = nowDate.getTime();
-      const since = q.since ? new Date(q.since) : new Date(Date.UTC(nowDate.getUTCFullYear(), nowDate.getUTCMonth(), nowDate.getUTCDate()));
+      // Default: the UTC day (of `until`, else of now) so far.
+      const dayOf = q.until ? new Date(new Date(q.until).getTime() - 1) : nowDate;
+      const since = q.since ? new Date(q.since) : new Date(Date.UTC(dayOf.getUTCFullYear(), dayOf.getUTCMonth(), dayOf.getUTCDate()));
       const until = q.until ? new Date(q.until) : new Date(Math.max(now, since.getTime()) + 1);
       if (until.getTime() <= since.getTime()) throw new AppError('validation_failed', 'until must be after since', { field: 'until' });
       if (until.getTime() - since.getTime() > MAX_USAGE_PERIOD_DAYS * DAY_MS) {
