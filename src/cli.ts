@@ -1,7 +1,10 @@
 // The `holdpoint` command. Every command validates its arguments with zod and
 // exits 2 on bad usage, 1 on failure, with one clear line on stderr.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadSettings, type Config } from './config.ts';
+import { EmbeddedError } from './embedded/errors.ts';
+import { provideServices } from './embedded/services.ts';
+import type { Logger } from './log.ts';
 import { migrate } from './db/migrate.ts';
 import { SecretKeyError } from './secrets/keyring.ts';
 import { loadKeyring } from './secrets/key-source.ts';
@@ -13,12 +16,15 @@ import { tenantCommand, webhookSecretCommand, secretsCommand } from './cli/tenan
 import { approverCommand, keyCommand, oidcCommand } from './cli/people.ts';
 import { policyCommand } from './cli/policy.ts';
 import { mcpProxy } from './cli/mcp.ts';
+import { statusCommand } from './cli/status.ts';
 import { BootError, UsageError, checkMigrated, checkRedis, ensureDatabase, keyringFor, stderrLog, withSql } from './cli/common.ts';
 
 const USAGE = `usage: holdpoint <command>
 
   migrate                               apply sql/ migrations (safe to run concurrently)
   start [--api | --worker]              run the API and workers (default: both)
+  status [--json]                       which Postgres and Redis are in use: external (DATABASE_URL,
+                                        REDIS_URL) or embedded, their addresses and data directories
   tenant create NAME [--json]           create a tenant; prints its id, API keys and webhook secret
   tenant list [--json]
   approver add NAME --tenant ID [--email E] [--slack-user U] [--json]
@@ -45,7 +51,22 @@ const USAGE = `usage: holdpoint <command>
                                         guard every MCP tools/call of a server (docs/mcp.md);
                                         HOLDPOINT_URL, HOLDPOINT_API_KEY, HOLDPOINT_AGENT_ID
 
-environment: DATABASE_URL, REDIS_URL, PORT, HOLDPOINT_SECRET_KEY, ... (see README)`;
+environment: DATABASE_URL, REDIS_URL (unset: an embedded Postgres and a private redis-server,
+data in ./.holdpoint), PORT, HOLDPOINT_SECRET_KEY, ... (see docs/configuration.md)`;
+
+/** What each command uses; the embedded services start only for what is used and not configured. */
+const NEEDS: Record<string, { postgres: boolean; redis: boolean }> = {
+  migrate: { postgres: true, redis: false },
+  start: { postgres: true, redis: true },
+  tenant: { postgres: true, redis: false },
+  approver: { postgres: true, redis: false },
+  key: { postgres: true, redis: false },
+  oidc: { postgres: true, redis: false },
+  'webhook-secret': { postgres: true, redis: false },
+  secrets: { postgres: true, redis: false },
+  demo: { postgres: true, redis: true },
+  policy: { postgres: true, redis: false },
+};
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
@@ -54,9 +75,20 @@ export async function main(argv: string[]): Promise<number> {
     return cmd ? 0 : 2;
   }
   if (cmd === 'mcp-proxy') return mcpProxy(sub ? [sub, ...rest] : rest);
-  const config = loadConfig();
-  const log = createLogger(config.LOG_LEVEL, { service: 'holdpoint' });
+  const settings = loadSettings();
+  if (cmd === 'status') return statusCommand(sub ? [sub, ...rest] : rest, settings);
+  const needs = NEEDS[cmd];
+  if (!needs) throw new UsageError(`unknown command "${cmd}"`);
+  const log = createLogger(settings.LOG_LEVEL, { service: 'holdpoint' });
+  const provided = await provideServices(settings, { role: cmd === 'start' ? 'server' : 'command', need: cmd === 'policy' && sub === 'test' ? { postgres: false, redis: false } : needs, log });
+  try {
+    return await command(cmd, sub, rest, provided.config, log);
+  } finally {
+    await provided.release();
+  }
+}
 
+async function command(cmd: string, sub: string | undefined, rest: string[], config: Config, log: Logger): Promise<number> {
   switch (cmd) {
     case 'migrate': {
       await ensureDatabase(config);
@@ -143,7 +175,7 @@ export async function run(argv: string[]): Promise<void> {
     if (err instanceof UsageError) {
       process.stderr.write(`holdpoint: ${err.message}\n\n${USAGE}\n`);
       process.exitCode = 2;
-    } else if (err instanceof BootError || err instanceof ConfigError || err instanceof SecretKeyError) {
+    } else if (err instanceof BootError || err instanceof ConfigError || err instanceof SecretKeyError || err instanceof EmbeddedError) {
       process.stderr.write(`holdpoint: ${err.message}\n`);
       process.exitCode = 1;
     } else if (err instanceof AppError) {
