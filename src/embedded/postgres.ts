@@ -31,6 +31,11 @@ export interface EmbeddedPgOptions {
   user?: string;
   /** The database the URL names (created by `holdpoint migrate`, not here). */
   database?: string;
+  /**
+   * scram-sha-256 (default): the URL carries the password kept in the directory.
+   * trust: no password (the test suite's throwaway cluster, like the shared test server).
+   */
+  auth?: 'scram-sha-256' | 'trust';
   /** Server settings (-c name=value) for this start, e.g. the test suite's fsync=off. */
   settings?: Record<string, string>;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -94,7 +99,8 @@ export async function readPostmasterPid(dataDir: string): Promise<PostmasterPid 
 }
 
 export function pgUrl(o: { user: string; password: string; port: number; database: string }): string {
-  return `postgres://${encodeURIComponent(o.user)}:${encodeURIComponent(o.password)}@127.0.0.1:${o.port}/${encodeURIComponent(o.database)}`;
+  const secret = o.password ? `:${encodeURIComponent(o.password)}` : '';
+  return `postgres://${encodeURIComponent(o.user)}${secret}@127.0.0.1:${o.port}/${encodeURIComponent(o.database)}`;
 }
 
 /** Whether the server on `port` answers with these credentials and serves `dataDir` (not some other cluster on a reused port). */
@@ -129,7 +135,7 @@ async function readOrMakePassword(file: string): Promise<string> {
   return password;
 }
 
-async function initdb(b: PgBinaries, f: PgFiles, user: SystemUser | null, superuser: string, password: string): Promise<void> {
+async function initdb(b: PgBinaries, f: PgFiles, user: SystemUser | null, superuser: string, password: string, auth: string): Promise<void> {
   await mkdir(f.dataDir, { recursive: true, mode: 0o700 });
   if (user) await chown(f.dataDir, user.uid, user.gid);
   // initdb reads the password from a file it can open: in the temp dir, 0600, owned by the user it runs as.
@@ -139,7 +145,7 @@ async function initdb(b: PgBinaries, f: PgFiles, user: SystemUser | null, superu
     await fh.writeFile(`${password}\n`);
     await fh.close();
     if (user) await chown(pwfile, user.uid, user.gid);
-    await run(b.initdb, ['-D', f.dataDir, '-U', superuser, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-instructions'], { user });
+    await run(b.initdb, ['-D', f.dataDir, '-U', superuser, ...(password ? [`--pwfile=${pwfile}`] : []), `--auth=${auth}`, '-E', 'UTF8', '--locale=C', '--no-instructions'], { user });
   } catch (err) {
     // Leave no half-made cluster: the next start begins again from nothing.
     await rm(f.dataDir, { recursive: true, force: true }).catch(() => undefined);
@@ -194,7 +200,7 @@ export async function ensurePostgres(opts: EmbeddedPgOptions): Promise<EmbeddedP
     }
   }
   return withDirLock(f.dir, 'the embedded Postgres', async () => {
-    const password = await readOrMakePassword(f.passwordFile);
+    const password = opts.auth === 'trust' ? '' : await readOrMakePassword(f.passwordFile);
     const url = (port: number) => pgUrl({ user: superuser, password, port, database });
     let initialised = false;
     const hasCluster = await stat(path.join(f.dataDir, 'PG_VERSION')).then(
@@ -205,7 +211,7 @@ export async function ensurePostgres(opts: EmbeddedPgOptions): Promise<EmbeddedP
       const leftovers = await readdir(f.dataDir).catch(() => [] as string[]);
       if (leftovers.length > 0) throw new EmbeddedError(`${f.dataDir} holds files but no Postgres cluster (no PG_VERSION): move it away, or set HOLDPOINT_PG_DIR elsewhere.`);
       const t0 = Date.now();
-      await initdb(b, f, user, superuser, password);
+      await initdb(b, f, user, superuser, password, opts.auth ?? 'scram-sha-256');
       initialised = true;
       log('embedded Postgres: created a new cluster', { data: f.dataDir, ms: Date.now() - t0 });
     }
