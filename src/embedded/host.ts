@@ -1,6 +1,7 @@
 // What the embedded services ask of the host: is a process alive, is a port
 // free, who is a system user, and one directory at a time.
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -8,14 +9,29 @@ import { EmbeddedError } from './errors.ts';
 
 export const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Whether a process with this pid exists (EPERM: it does, and belongs to someone else). */
+/**
+ * Whether a process with this pid runs (EPERM: it does, and belongs to someone
+ * else). A zombie does not: a daemon's parent is init, and an init that reaps
+ * late (some container inits) leaves a stopped server answering kill(pid, 0).
+ */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as { code?: string }).code === 'EPERM';
+    if ((err as { code?: string }).code !== 'EPERM') return false;
+  }
+  return !isZombie(pid);
+}
+
+/** Linux: the state letter in /proc/<pid>/stat (after the command name in parentheses). Elsewhere: false. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
   }
 }
 
