@@ -11,6 +11,7 @@
 // embedded path stays true). The chosen addresses are put in TEST_DATABASE_URL /
 // TEST_REDIS_URL, which the test workers (forked after globalSetup) inherit and
 // test/helpers/env.ts reads.
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,7 +36,22 @@ const PG_RUN_AS = 'postgres';
 export async function startTestServices(env: Record<string, string | undefined> = process.env): Promise<TestServices> {
   const forced = env.HOLDPOINT_TEST_EMBEDDED === '1' || env.HOLDPOINT_TEST_EMBEDDED === 'true';
   const stops: (() => Promise<void>)[] = [];
+  // A run interrupted before its teardown (Ctrl-C) still exits: stop the servers and remove
+  // their temp dirs then, synchronously (an exit handler cannot wait).
+  const doomed: { pid: number; signal: NodeJS.Signals; dir: string }[] = [];
+  const onExit = () => {
+    for (const d of doomed) {
+      try {
+        process.kill(d.pid, d.signal);
+      } catch {
+        // already gone
+      }
+      rmSync(d.dir, { recursive: true, force: true });
+    }
+  };
+  process.once('exit', onExit);
   const stop = async () => {
+    process.off('exit', onExit);
     while (stops.length) await stops.pop()!().catch((err: unknown) => process.stderr.write(`test services: ${String(err)}\n`));
   };
   try {
@@ -63,6 +79,7 @@ export async function startTestServices(env: Record<string, string | undefined> 
           settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '400' },
         });
         stops.push(async () => void (await stopPostgres({ dir, runAs: PG_RUN_AS })));
+        doomed.push({ pid: pg.pid, signal: 'SIGQUIT', dir: root });
         adminUrl = pg.url;
         pgMode = 'embedded';
         process.stderr.write(`test services: embedded Postgres ${pg.version.split('-')[0]} at ${pg.url} (${pg.dataDir}; ready in ${Date.now() - t0} ms)\n`);
@@ -81,6 +98,7 @@ export async function startTestServices(env: Record<string, string | undefined> 
         stops.push(() => rm(dir, { recursive: true, force: true }));
         const redis = await ensureRedis({ dir, port: 0, settings: { appendonly: 'no' } });
         stops.push(async () => void (await stopRedis(dir)));
+        doomed.push({ pid: redis.pid, signal: 'SIGTERM', dir });
         redisUrl = redis.url;
         redisMode = 'embedded';
         process.stderr.write(`test services: private redis-server ${redis.version} at 127.0.0.1:${redis.port} (${dir})\n`);
