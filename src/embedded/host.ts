@@ -35,8 +35,14 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/** The command name of a live process (`ps -o comm=`), or '' when it cannot be told. */
+/**
+ * The command name of a live process (Linux: /proc/<pid>/comm; elsewhere
+ * `ps -o comm=`), or '' when it cannot be told — which callers must treat as
+ * "might be the server", never as "is not".
+ */
 export async function processName(pid: number): Promise<string> {
+  const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => null);
+  if (comm !== null) return comm.trim();
   return new Promise((resolve) => {
     execFile('ps', ['-p', String(pid), '-o', 'comm='], (err, stdout) => resolve(err ? '' : stdout.trim()));
   });

@@ -251,7 +251,8 @@ async function findRunning(f: PgFiles, url: (port: number) => string): Promise<{
     if (!pm) return null;
     if (!pidAlive(pm.pid)) return null; // the postmaster was killed: Postgres clears its own stale lock
     if (pm.port && (await serves(url(pm.port), f.dataDir))) return { pid: pm.pid, port: pm.port };
-    if (!/postgres|postmaster/.test(await processName(pm.pid))) {
+    const name = await processName(pm.pid);
+    if (name !== '' && !/postgres|postmaster/.test(name)) {
       // The pid was reused by another program after the postmaster died (a reboot, a container
       // restart). Postgres would refuse ("lock file already exists"); the lock is stale.
       await unlink(path.join(f.dataDir, 'postmaster.pid')).catch(() => undefined);

@@ -140,7 +140,8 @@ export async function ensureRedis(opts: EmbeddedRedisOptions): Promise<EmbeddedR
       if (state.port !== null && (await serves(redisUrl(password, state.port), f.dir))) {
         return { url: redisUrl(password, state.port), port: state.port, pid: state.pid, dir: f.dir, logFile: f.logFile, version: v, started: false };
       }
-      if (/redis/.test(await processName(state.pid))) {
+      const name = await processName(state.pid);
+      if (name === '' || /redis/.test(name)) {
         throw new EmbeddedError(`a redis-server (pid ${state.pid}) holds ${f.pidFile} but does not answer as this directory's Redis on port ${state.port}: stop it (kill ${state.pid}) and start again (log: ${f.logFile})`);
       }
     }
