@@ -135,7 +135,7 @@ async function readOrMakePassword(file: string): Promise<string> {
   return password;
 }
 
-async function initdb(b: PgBinaries, f: PgFiles, user: SystemUser | null, superuser: string, password: string, auth: string): Promise<void> {
+async function initdb(b: PgBinaries, f: PgFiles, user: SystemUser | null, superuser: string, password: string, auth: string, sync: boolean): Promise<void> {
   await mkdir(f.dataDir, { recursive: true, mode: 0o700 });
   if (user) await chown(f.dataDir, user.uid, user.gid);
   // initdb reads the password from a file it can open: in the temp dir, 0600, owned by the user it runs as.
@@ -145,7 +145,7 @@ async function initdb(b: PgBinaries, f: PgFiles, user: SystemUser | null, superu
     await fh.writeFile(`${password}\n`);
     await fh.close();
     if (user) await chown(pwfile, user.uid, user.gid);
-    await run(b.initdb, ['-D', f.dataDir, '-U', superuser, ...(password ? [`--pwfile=${pwfile}`] : []), `--auth=${auth}`, '-E', 'UTF8', '--locale=C', '--no-instructions'], { user });
+    await run(b.initdb, ['-D', f.dataDir, '-U', superuser, ...(password ? [`--pwfile=${pwfile}`] : []), `--auth=${auth}`, '-E', 'UTF8', '--locale=C', '--no-instructions', ...(sync ? [] : ['--no-sync'])], { user });
   } catch (err) {
     // Leave no half-made cluster: the next start begins again from nothing.
     await rm(f.dataDir, { recursive: true, force: true }).catch(() => undefined);
@@ -211,7 +211,8 @@ export async function ensurePostgres(opts: EmbeddedPgOptions): Promise<EmbeddedP
       const leftovers = await readdir(f.dataDir).catch(() => [] as string[]);
       if (leftovers.length > 0) throw new EmbeddedError(`${f.dataDir} holds files but no Postgres cluster (no PG_VERSION): move it away, or set HOLDPOINT_PG_DIR elsewhere.`);
       const t0 = Date.now();
-      await initdb(b, f, user, superuser, password, opts.auth ?? 'scram-sha-256');
+      // A cluster that will run with fsync off (the test suite's) need not be synced at birth either.
+      await initdb(b, f, user, superuser, password, opts.auth ?? 'scram-sha-256', opts.settings?.fsync !== 'off');
       initialised = true;
       log('embedded Postgres: created a new cluster', { data: f.dataDir, ms: Date.now() - t0 });
     }

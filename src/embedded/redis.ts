@@ -142,7 +142,7 @@ export async function ensureRedis(opts: EmbeddedRedisOptions): Promise<EmbeddedR
       }
       const name = await processName(state.pid);
       if (name === '' || /redis/.test(name)) {
-        throw new EmbeddedError(`a redis-server (pid ${state.pid}) holds ${f.pidFile} but does not answer as this directory's Redis on port ${state.port}: stop it (kill ${state.pid}) and start again (log: ${f.logFile})`);
+        throw new EmbeddedError(`${name || 'a process'} (pid ${state.pid}) is named by ${f.pidFile} but does not answer as this directory's Redis on port ${state.port}: stop it (kill ${state.pid}), or remove the pid file if it is not Redis, and start again (log: ${f.logFile})`);
       }
     }
     // No pid file, or a stale one (the server was killed; its pid is gone or another program's).
