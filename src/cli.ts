@@ -1,26 +1,26 @@
 // The `holdpoint` command. Every command validates its arguments with zod and
 // exits 2 on bad usage, 1 on failure, with one clear line on stderr.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadSettings, type Config } from './config.ts';
+import { EmbeddedError } from './embedded/errors.ts';
+import { provideServices } from './embedded/services.ts';
+import type { Logger } from './log.ts';
 import { migrate } from './db/migrate.ts';
 import { SecretKeyError } from './secrets/keyring.ts';
 import { loadKeyring } from './secrets/key-source.ts';
 import { AppError } from './errors.ts';
 import { createLogger } from './log.ts';
-import { runDemo } from './demo.ts';
-import { startServer } from './server.ts';
-import { tenantCommand, webhookSecretCommand, secretsCommand } from './cli/tenants.ts';
-import { approverCommand, keyCommand, oidcCommand } from './cli/people.ts';
-import { policyCommand } from './cli/policy.ts';
-import { decisionsCommand } from './cli/decisions.ts';
-import { mcpProxy } from './cli/mcp.ts';
-import { APPROVALS_USAGE, approvalsCommand } from './cli/approvals.ts';
+import { APPROVALS_USAGE } from './cli/approvals.ts';
+// Commands load their modules when they run: `holdpoint --help` or an approver's
+// `approvals list` should not pay for the server, BullMQ and the MCP SDK.
 import { BootError, UsageError, checkMigrated, checkRedis, ensureDatabase, keyringFor, stderrLog, withSql } from './cli/common.ts';
 
 const USAGE = `usage: holdpoint <command>
 
   migrate                               apply sql/ migrations (safe to run concurrently)
   start [--api | --worker]              run the API and workers (default: both)
+  status [--json]                       which Postgres and Redis are in use: external (DATABASE_URL,
+                                        REDIS_URL) or embedded, their addresses and data directories
   tenant create NAME [--json]           create a tenant; prints its id, API keys and webhook secret
   tenant list [--json]
   approver add NAME --tenant ID [--email E] [--slack-user U] [--json]
@@ -55,7 +55,23 @@ const USAGE = `usage: holdpoint <command>
                                         guard every MCP tools/call of a server (docs/mcp.md);
                                         HOLDPOINT_URL, HOLDPOINT_API_KEY, HOLDPOINT_AGENT_ID
 
-environment: DATABASE_URL, REDIS_URL, PORT, HOLDPOINT_SECRET_KEY, ... (see README)`;
+environment: DATABASE_URL, REDIS_URL (unset: an embedded Postgres and a private redis-server,
+data in ./.holdpoint), PORT, HOLDPOINT_SECRET_KEY, ... (see docs/configuration.md)`;
+
+/** What each command uses; the embedded services start only for what is used and not configured. */
+const NEEDS: Record<string, { postgres: boolean; redis: boolean }> = {
+  migrate: { postgres: true, redis: false },
+  start: { postgres: true, redis: true },
+  tenant: { postgres: true, redis: false },
+  approver: { postgres: true, redis: false },
+  key: { postgres: true, redis: false },
+  oidc: { postgres: true, redis: false },
+  'webhook-secret': { postgres: true, redis: false },
+  secrets: { postgres: true, redis: false },
+  demo: { postgres: true, redis: true },
+  policy: { postgres: true, redis: false },
+  decisions: { postgres: true, redis: false },
+};
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub, ...rest] = argv;
@@ -63,12 +79,25 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return cmd ? 0 : 2;
   }
-  if (cmd === 'mcp-proxy') return mcpProxy(sub ? [sub, ...rest] : rest);
+  if (cmd === 'mcp-proxy') return (await import('./cli/mcp.ts')).mcpProxy(sub ? [sub, ...rest] : rest);
   // An approver's client of a running Holdpoint: no database, no server configuration.
-  if (cmd === 'approvals') return approvalsCommand(sub, rest);
-  const config = loadConfig();
-  const log = createLogger(config.LOG_LEVEL, { service: 'holdpoint' });
+  if (cmd === 'approvals') return (await import('./cli/approvals.ts')).approvalsCommand(sub, rest);
+  const settings = loadSettings();
+  if (cmd === 'status') return (await import('./cli/status.ts')).statusCommand(sub ? [sub, ...rest] : rest, settings);
+  const needs = NEEDS[cmd];
+  if (!needs) throw new UsageError(`unknown command "${cmd}"`);
+  const log = createLogger(settings.LOG_LEVEL, { service: 'holdpoint' });
+  // policy test and a policy import that does not --apply read files only.
+  const offline = cmd === 'policy' && (sub === 'test' || (sub === 'import' && !rest.includes('--apply')));
+  const provided = await provideServices(settings, { role: cmd === 'start' ? 'server' : 'command', need: offline ? { postgres: false, redis: false } : needs, log });
+  try {
+    return await command(cmd, sub, rest, provided.config, log);
+  } finally {
+    await provided.release();
+  }
+}
 
+async function command(cmd: string, sub: string | undefined, rest: string[], config: Config, log: Logger): Promise<number> {
   switch (cmd) {
     case 'migrate': {
       await ensureDatabase(config);
@@ -94,6 +123,7 @@ export async function main(argv: string[]): Promise<number> {
         if (sealed) log.info('encrypted plaintext secrets left by an older version', { count: sealed, kid: secrets.currentKid });
       });
       await checkRedis(config);
+      const { startServer } = await import('./server.ts');
       const running = await startServer(config, log, roles, secrets).catch((err: unknown) => {
         if ((err as { code?: string }).code === 'EADDRINUSE') {
           const e = err as { address?: string; port?: number };
@@ -116,36 +146,37 @@ export async function main(argv: string[]): Promise<number> {
     }
 
     case 'tenant':
-      return tenantCommand(sub, rest, config, log);
+      return (await import('./cli/tenants.ts')).tenantCommand(sub, rest, config, log);
 
     case 'approver':
-      return approverCommand(sub, rest, config, log);
+      return (await import('./cli/people.ts')).approverCommand(sub, rest, config, log);
 
     case 'key':
-      return keyCommand(sub, rest, config, log);
+      return (await import('./cli/people.ts')).keyCommand(sub, rest, config, log);
 
     case 'oidc':
-      return oidcCommand(sub, rest, config, log);
+      return (await import('./cli/people.ts')).oidcCommand(sub, rest, config, log);
 
     case 'webhook-secret':
-      return webhookSecretCommand(sub, rest, config, log);
+      return (await import('./cli/tenants.ts')).webhookSecretCommand(sub, rest, config, log);
 
     case 'secrets':
-      return secretsCommand(sub, rest, config, log);
+      return (await import('./cli/tenants.ts')).secretsCommand(sub, rest, config, log);
 
     case 'demo': {
       await ensureDatabase(config);
       await withSql(config, (sql) => migrate(sql));
       await checkRedis(config);
+      const { runDemo } = await import('./demo.ts');
       await runDemo(config, createLogger('warn', { service: 'holdpoint' }), (line) => process.stdout.write(`${line}\n`));
       return 0;
     }
 
     case 'policy':
-      return policyCommand(sub, rest, config, log);
+      return (await import('./cli/policy.ts')).policyCommand(sub, rest, config, log);
 
     case 'decisions':
-      return decisionsCommand(sub, rest, config, log);
+      return (await import('./cli/decisions.ts')).decisionsCommand(sub, rest, config, log);
   }
   throw new UsageError(`unknown command "${cmd}"`);
 }
@@ -158,7 +189,7 @@ export async function run(argv: string[]): Promise<void> {
     if (err instanceof UsageError) {
       process.stderr.write(`holdpoint: ${err.message}\n\n${USAGE}\n`);
       process.exitCode = 2;
-    } else if (err instanceof BootError || err instanceof ConfigError || err instanceof SecretKeyError) {
+    } else if (err instanceof BootError || err instanceof ConfigError || err instanceof SecretKeyError || err instanceof EmbeddedError) {
       process.stderr.write(`holdpoint: ${err.message}\n`);
       process.exitCode = 1;
     } else if (err instanceof AppError) {

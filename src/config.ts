@@ -20,15 +20,27 @@ const secretKey = z.string().transform((v, ctx) => {
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 export const ConfigSchema = z.object({
-  DATABASE_URL: z.string().url().default('postgres://localhost:5432/holdpoint'),
+  /** Unset: an embedded Postgres with its data in HOLDPOINT_PG_DIR (src/embedded). */
+  DATABASE_URL: z.string().url().optional(),
   // redis:// or rediss://, with an optional database number: anything else (a
   // schemeless host:port parses as a URL with scheme "host:") would silently use db 0.
+  /** Unset: a private redis-server from PATH with its data in HOLDPOINT_REDIS_DIR. */
   REDIS_URL: z
     .string()
     .url()
     .refine((u) => /^rediss?:\/\//.test(u) && URL.canParse(u), 'must start with redis:// or rediss:// (e.g. redis://127.0.0.1:6379/0)')
     .refine((u) => !URL.canParse(u) || /^\/?(\d{1,5})?$/.test(new URL(u).pathname), 'the path is the database number: redis://host:6379/0')
-    .default('redis://localhost:6379'),
+    .optional(),
+  /** The embedded Postgres's directory (its cluster in data/, its log, its password), when DATABASE_URL is unset. */
+  HOLDPOINT_PG_DIR: z.string().min(1).default('.holdpoint/pg'),
+  /** The private redis-server's directory (append-only file, log, pid), when REDIS_URL is unset. */
+  HOLDPOINT_REDIS_DIR: z.string().min(1).default('.holdpoint/redis'),
+  /** The embedded Postgres's port; 0: a free one at each start. */
+  HOLDPOINT_PG_PORT: int(0, 0, 65535),
+  /** The private redis-server's port; 0: a free one at each start. */
+  HOLDPOINT_REDIS_PORT: int(0, 0, 65535),
+  /** Postgres never runs as root: started as root, the embedded one runs as this (existing) system user. */
+  HOLDPOINT_PG_RUN_AS: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a system user name').default('postgres'),
   PORT: int(8080, 0, 65535),
   HOST: z.string().default('0.0.0.0'),
   HOLDPOINT_PUBLIC_URL: z.string().url().optional(),
@@ -109,11 +121,14 @@ export const ConfigSchema = z.object({
   HOLDPOINT_READY_MAX_QUEUE_AGE_MS: int(60_000, 0, 86_400_000),
 });
 
-export type Config = z.infer<typeof ConfigSchema>;
+/** The environment as read: DATABASE_URL and REDIS_URL may be unset (then the embedded services provide them). */
+export type Settings = z.infer<typeof ConfigSchema>;
+/** What a running process is given: the services' addresses are known, set or embedded. */
+export type Config = Settings & { DATABASE_URL: string; REDIS_URL: string };
 
 export class ConfigError extends Error {}
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   // An empty variable (FOO= in a compose file) means "not set".
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = ConfigSchema.safeParse(present);
@@ -122,6 +137,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+/**
+ * The configuration of a process whose Postgres and Redis are given (tests,
+ * embedders). The CLI reads loadSettings() and lets src/embedded fill in what
+ * is unset.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const settings = loadSettings(env);
+  const { DATABASE_URL, REDIS_URL } = settings;
+  if (!DATABASE_URL || !REDIS_URL) {
+    throw new ConfigError(`invalid configuration:\n  ${DATABASE_URL ? 'REDIS_URL' : 'DATABASE_URL'}: required here (only the holdpoint command starts embedded services)`);
+  }
+  return { ...settings, DATABASE_URL, REDIS_URL };
 }
 
 /** postgres://user:secret@host/db → postgres://user:***@host/db, for error messages. */

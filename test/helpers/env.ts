@@ -1,5 +1,7 @@
 // Where the test suite finds the real services, and the names this run may use.
-// Override the services with TEST_DATABASE_URL / TEST_REDIS_URL (docs/testing.md).
+// globalSetup (test/helpers/test-services.ts) decides once per run — the
+// configured TEST_DATABASE_URL / TEST_REDIS_URL, the machine's, or embedded ones
+// — and sets these two variables, which every test worker inherits (docs/testing.md).
 import { inject } from 'vitest';
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
