@@ -309,6 +309,31 @@ class Decorator(unittest.TestCase):
         self.assertEqual(cm.exception.code, "params_modified")
         self.assertEqual(seen, [])
 
+    def test_without_action_the_functions_name_is_the_action(self):
+        @holdpoint_guard(client(), idempotency_key=lambda n: support.unique("dec-name"))
+        def rotate_api_keys(n):
+            return n * 2
+
+        class Ops:
+            @holdpoint_guard(client(), idempotency_key=lambda self, n: support.unique("dec-method"))
+            def purge_cache(self, n):
+                return n
+
+        self.assertEqual(rotate_api_keys(21), 42)
+        self.assertEqual(Ops().purge_cache(7), 7)
+        for name, params in (("rotate_api_keys", {"n": 21}), ("purge_cache", {"n": 7})):
+            status, body = support.call(hp.base, "GET", f"/v1/decisions?action={name}&limit=10", hp.keys["approver"])
+            self.assertEqual(status, 200)
+            self.assertEqual([(d["action"], d["params"], d["report_status"]) for d in body["data"]], [(name, params, "completed")])
+
+    def test_a_lambda_has_no_name_to_be_the_action(self):
+        with self.assertRaises(HoldpointError) as cm:
+            holdpoint_guard(client(), idempotency_key=lambda: "k")(lambda: None)
+        self.assertEqual(cm.exception.code, "action_missing")
+        with self.assertRaises(HoldpointError) as cm:
+            holdpoint_guard(client(), action="", idempotency_key=lambda: "k")
+        self.assertEqual(cm.exception.code, "action_missing")
+
     def test_a_guard_needs_a_key_function(self):
         with self.assertRaises(HoldpointError):
             holdpoint_guard(client(), action="x")
