@@ -251,7 +251,7 @@ describe('custom guard validation at PUT', () => {
 });
 
 describe('custom guard: risk (issue 13)', () => {
-  const outside = guard('time.hour < 9', { name: 'business-hours', decision: 'require_approval', reason: 'Outside business hours', risk: 0.6 });
+  const outside = { name: 'business-hours', expression: 'time.hour < 9', decision: 'require_approval', reason: 'Outside business hours', risk: 0.6 };
 
   it("a match scores the guard's own risk, as AgentHalt's require_approval(risk_score=0.6)", () => {
     const r = decide(policy([outside]));
