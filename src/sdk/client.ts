@@ -11,6 +11,7 @@ import { allowedPermit, failedOpenPermit, reportDecision, runUnderPermit, serial
 import { createReplayer, type Replayer } from './replay.ts';
 import { createTransport, offlineTransport, type Transport } from './transport.ts';
 import type { Approval, Decision, Permit, Reason } from './types.ts';
+import { usagePath, type Usage, type UsageOptions } from './usage.ts';
 import type { CheckOptions, GuardedOptions, GuardOptions, GuardRestOptions, HoldpointOptions, Reportable, ReportOptions, WaitOptions } from './options.ts';
 
 export type { CheckOptions, GuardedOptions, GuardOptions, GuardRestOptions, HoldpointOptions, Reportable, ReportOptions, WaitOptions } from './options.ts';
@@ -366,6 +367,21 @@ export class Holdpoint {
     }
     if (a.status === 'pending') throw new ApprovalPending(a);
     return a;
+  }
+
+  /**
+   * Spend and calls so far (`GET /v1/usage`): the budgets' counters, and the
+   * ledger's totals for a session, a run and each action in a period — what
+   * AgentSentinel's `CostTracker.get_session_total()` / `get_run_total()` /
+   * `get_action_stats()` give, but shared by every process of the tenant.
+   * Needs an agent or approver key.
+   *
+   * @example
+   * const u = await hp.usage({ agentId: 'bot', runId: 'nightly-42' });
+   * console.log(`run so far: $${u.run?.spent_usd} spent, $${u.run?.held_usd} held`);
+   */
+  async usage(options: UsageOptions = {}): Promise<Usage> {
+    return (await this.#t.request<Usage>({ method: 'GET', path: usagePath(options) })).body;
   }
 
   /**

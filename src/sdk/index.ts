@@ -5,6 +5,7 @@ export type { CheckOptions, GuardOptions, GuardRestOptions, GuardedOptions, Hold
 export { ActionClaimed, ActionDenied, ActionRejected, ActionTimeout, ApprovalPending, AuthError, ConnectionError, HoldpointError, InvalidRequest, ServerError } from './errors.ts';
 export type { HoldpointErrorOptions } from './errors.ts';
 export type { FetchLike } from './transport.ts';
+export type { Usage, UsageOptions, UsageScope, UsageTotals } from './usage.ts';
 export type { Approval, ApprovalStatus, Decision, Permit, Reason, Spent, Vote, WaitOption, WebhookEvent } from './types.ts';
 // Replay mode: storage is injected, so nothing here touches a file (Node's file adapter: holdpoint/client/replay-file).
 export { ReplayDivergence, memoryReplayStore } from './replay.ts';

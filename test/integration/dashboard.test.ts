@@ -223,6 +223,23 @@ describe('the numbers', () => {
   });
 });
 
+describe('guard status', () => {
+  it('shows a guard the policy configures as active, with the calls it denied and held', async () => {
+    const g = await h.tenant('guarded');
+    await h.setPolicy(g, { defaults: { decision: 'allow' }, guards: { budget: { per_agent: { day: 10 }, warn_threshold: 0.8, cost_table: { 'llm.call': 4 } } } });
+    // $4 (40%) passes, $8 (80%) is held for a human, $12 would pass the $10 limit.
+    expect((await guard(g, 'llm.call')).body.status).toBe('allowed');
+    expect((await guard(g, 'llm.call')).body.status).toBe('pending');
+    expect((await guard(g, 'llm.call')).body.status).toBe('denied');
+    const b = await signedIn(g.approver);
+    const r = await b.page('/ui/dashboard');
+    const status = textOf(r.html, 'guard-status');
+    expect(status).toContain('budget active 1 denied · 1 held');
+    expect(status).toContain('rate_limit off 0 denied · 0 held');
+    expect(r.html).toMatch(/<li class="on">\s*<span class="dot" aria-hidden="true"><\/span>\s*<span class="guard-name">budget<\/span>/);
+  });
+});
+
 describe('budget gauges', () => {
   it('show each agent spent against its daily limit from the real counters, amber at the warn threshold', async () => {
     for (let i = 0; i < 3; i++) expect((await guard(t, 'llm.call', { agent_id: 'spender' })).status).toBe(200);

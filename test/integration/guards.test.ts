@@ -38,6 +38,17 @@ describe('budget', () => {
     expect(usage.body.budgets).toEqual([{ scope: 'tenant day', spent_usd: 5, limit_usd: 10 }]);
   });
 
+  it('per_agent.session denies the call that would pass the session limit; a new session starts empty', async () => {
+    const t = await tenantWith({ budget: { cost_table: { 'llm.*': 2 }, per_agent: { session: 5 } } });
+    const call = (session: string) => h.call('POST', '/v1/guard', t.agent, { action: 'llm.chat', agent_id: 'bot', idempotency_key: key(), context: { session_id: session } });
+    expect((await call('s-1')).body.status).toBe('allowed');
+    expect((await call('s-1')).body.status).toBe('allowed');
+    const third = await call('s-1');
+    expect(third.body.status).toBe('denied');
+    expect(JSON.stringify(third.body.reasons)).toContain('budget exceeded: agent bot session s-1 4.00 + 2.00 > 5');
+    expect((await call('s-2')).body.status).toBe('allowed');
+  });
+
   it('a rejected approval costs nothing', async () => {
     const t = await tenantWith(
       { budget: { cost_table: { 'pay.*': 4 }, per_agent: { day: 10 } } },

@@ -94,6 +94,12 @@ describe('the SDK boundary', () => {
     expect(urls[0]).toBe(`${distUrl}index.js`);
     expect(urls.filter((u) => !u.startsWith(distUrl))).toEqual([]);
 
+    // The HaltState compat names are their own sub-path, inside dist/sdk: fetch only as well.
+    const compat = resolvedBy('holdpoint/client/compat/haltstate');
+    expect(compat.exports).toEqual(['ActionClaimed', 'ActionDenied', 'ActionRejected', 'ActionTimeout', 'ApprovalPending', 'AuthError', 'ConnectionError', 'HaltStateClient', 'HoldpointError', 'InvalidRequest', 'ServerError']);
+    expect(compat.urls[0]).toBe(`${distUrl}compat/haltstate.js`);
+    expect(compat.urls.filter((u) => !u.startsWith(distUrl))).toEqual([]);
+
     // The replay file adapter is its own sub-path: the SDK plus node:fs, and nothing of the server.
     const adapter = resolvedBy('holdpoint/client/replay-file');
     expect(adapter.exports).toEqual(['recordTo', 'replayFile', 'replayFrom']);

@@ -78,6 +78,18 @@ describe('budget evaluation', () => {
     expect(r.findings).toEqual([{ guard: 'budget', decision: 'deny', message: 'budget exceeded: agent bot day 49.50 + 1.00 > 50', risk: 1 }]);
   });
 
+  it('per_agent.session denies the call that would pass the session limit, while another session of the same agent goes on', () => {
+    const inS9 = (cost: number) => req({ cost_usd: cost, context: { session_id: 's-9' } });
+    const spent = { 'bud:agent:bot:session:s-9': 4.5 };
+    expect(budget.evaluate(full, inS9(0.75), spent, NOW).findings).toEqual([
+      { guard: 'budget', decision: 'deny', message: 'budget exceeded: agent bot session s-9 4.50 + 0.75 > 5', risk: 1 },
+    ]);
+    // exactly the limit is not past it (the warn_threshold asks a human instead)
+    expect(budget.evaluate(full, inS9(0.5), spent, NOW).findings.map((f) => f.decision)).toEqual(['require_approval']);
+    const other = budget.evaluate(full, req({ cost_usd: 0.75, context: { session_id: 's-10' } }), spent, NOW);
+    expect(other.findings).toEqual([]);
+  });
+
   it('reaching exactly the limit is allowed (with the warning), and float dust does not deny', () => {
     const exact = budget.evaluate(full, req({ cost_usd: 0.5 }), { 'bud:agent:bot:day:2025-01-31': 49.5 }, NOW);
     expect(exact.findings.map((f) => f.decision)).toEqual(['require_approval']);

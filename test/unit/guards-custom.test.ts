@@ -249,3 +249,37 @@ describe('custom guard validation at PUT', () => {
     expect(a.program).toBeTypeOf('function');
   });
 });
+
+describe('custom guard: risk (issue 13)', () => {
+  const outside = { name: 'business-hours', expression: 'time.hour < 9', decision: 'require_approval', reason: 'Outside business hours', risk: 0.6 };
+
+  it("a match scores the guard's own risk, as AgentHalt's require_approval(risk_score=0.6)", () => {
+    const r = decide(policy([outside]));
+    expect(r.decision).toBe('require_approval');
+    expect(r.risk_score).toBeCloseTo(0.6, 10);
+  });
+
+  it('without risk a match scores as a rule does: 0.5 for require_approval, 1 for deny', () => {
+    const { risk: _, ...plain } = outside;
+    expect(decide(policy([plain])).risk_score).toBeCloseTo(0.5, 10);
+    expect(decide(policy([{ ...plain, decision: 'deny' }])).risk_score).toBe(1);
+  });
+
+  it('risk changes the score, never the decision: a low-risk deny still denies', () => {
+    const r = decide(policy([{ ...outside, decision: 'deny', risk: 0.2 }]));
+    expect(r.decision).toBe('deny');
+    expect(r.risk_score).toBeCloseTo(0.2, 10);
+  });
+
+  it('combines with the other votes, and says nothing when the expression is false', () => {
+    const withRule = policy([outside], { rules: [{ name: 'ask', match: { action: 'refund.*' }, decision: 'require_approval' }] });
+    expect(decide(withRule).risk_score).toBeCloseTo(1 - 0.4 * 0.5, 10);
+    expect(decide(policy([outside]), req(), {}, Date.UTC(2026, 10, 27, 10, 0)).risk_score).toBe(0);
+  });
+
+  it('refuses a risk outside [0, 1] or not a number, at its path', () => {
+    for (const risk of [1.5, -0.1, '0.6']) {
+      expect(problems([{ ...outside, risk }]).map((p) => p.path)).toContain('guards.custom.0.risk');
+    }
+  });
+});

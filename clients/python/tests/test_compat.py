@@ -113,6 +113,30 @@ class SeedQuickstart(unittest.TestCase):
         status, body = support.call(hp.base, "GET", "/v1/decisions?action=database.drop&agent_id=default&limit=1", hp.keys["approver"])
         self.assertEqual((body["data"][0]["decision"], body["data"][0]["report_status"]), ("allow", "completed"))
 
+    def test_the_janus_names_are_the_haltstate_client_and_decorator(self):
+        from holdpoint.compat.haltstate import AsyncHaltStateClient, HaltStateClient, haltstate_guard
+        from holdpoint.compat.janus import AsyncJanusClient, JanusClient, janus_guard  # the seed's "Still works!" line, import swapped
+
+        self.assertIs(JanusClient, HaltStateClient)
+        self.assertIs(AsyncJanusClient, AsyncHaltStateClient)
+        self.assertIs(janus_guard, haltstate_guard)
+
+    def test_janus_era_code_runs_the_seed_decorator_example(self):
+        # The seed's decorator example as janus-sdk code: `from janus import JanusClient, janus_guard`.
+        with open(os.path.join(SEED, "decorators.py"), encoding="utf-8") as f:
+            source = f.read()
+        source = source.replace("from holdpoint.compat.haltstate import HaltStateClient, haltstate_guard", "from holdpoint.compat.janus import JanusClient, janus_guard")
+        source = source.replace("HaltStateClient(", "JanusClient(").replace("@haltstate_guard(", "@janus_guard(")
+        self.assertNotIn("haltstate", source.lower())
+        source = source.replace('"janus_xxx"', f'"{hp.keys["agent"]}"')
+        env = {**os.environ, "PYTHONPATH": support.SRC, "HOLDPOINT_URL": hp.base}
+        env.pop("HOLDPOINT_API_KEY", None)
+        p = subprocess.run([sys.executable, "-"], input=source, env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines(), ["mailer.send to=[REDACTED:email] subject=Invoice 1001", "{'message_id': 'msg_1'}"])
+        status, body = support.call(hp.base, "GET", "/v1/decisions?action=email.send&agent_id=email-bot&limit=1", hp.keys["approver"])
+        self.assertEqual((status, body["data"][0]["report_status"]), (200, "completed"))
+
     def test_the_quickstart_guard_parks_then_deletes_once_approved(self):
         code, out, err = run_seed("quickstart_guard.py")
         self.assertEqual(code, 0, err)

@@ -4,6 +4,7 @@ redacted params reaching the block; reports; the decorator."""
 import threading
 import time
 import unittest
+from datetime import datetime, timedelta, timezone
 
 import support
 from holdpoint import (
@@ -85,6 +86,8 @@ class CheckAndReport(unittest.TestCase):
         self.assertEqual(rec["report_status"], "completed")
         self.assertEqual(rec["report_result"], {"payment_id": "pay_1"})
         self.assertEqual(rec["report_duration_ms"], 84)
+        self.assertEqual(rec["cost_usd"], 0.5)
+        self.assertEqual(rec["report_cost_usd"], 0.25)
         with self.assertRaises(HoldpointError) as cm:
             c.report(d, "completed")
         self.assertEqual(cm.exception.code, "invalid_state")
@@ -133,6 +136,19 @@ class Guard(unittest.TestCase):
         self.assertEqual(ids[0], ids[1])
         self.assertEqual(hp.approval_by_key(key)["id"], ids[0])
         self.assertEqual(hp.approval(ids[0])["status"], "pending")
+
+    def test_timeout_seconds_sets_the_approvals_deadline_from_when_it_was_asked(self):
+        key = support.unique("deadline")
+        asked = datetime.now(timezone.utc)
+        with self.assertRaises(ActionPending) as cm:
+            client().permit("deploy.api", {"version": "9"}, key, timeout_seconds=120)
+        answered = datetime.now(timezone.utc)
+        a = hp.approval(cm.exception.approval_id)
+        expires = datetime.fromisoformat(a["expires_at"].replace("Z", "+00:00"))
+        # the policy default is 300 s: only the SDK's 120 puts the deadline here
+        self.assertGreaterEqual(expires, asked + timedelta(seconds=119))
+        self.assertLessEqual(expires, answered + timedelta(seconds=121))
+        self.assertEqual(cm.exception.expires_at, expires)
 
     def test_the_same_key_with_other_params_is_refused_not_a_second_approval(self):
         key = support.unique("reuse")
@@ -292,6 +308,31 @@ class Decorator(unittest.TestCase):
             send("jane@example.com")
         self.assertEqual(cm.exception.code, "params_modified")
         self.assertEqual(seen, [])
+
+    def test_without_action_the_functions_name_is_the_action(self):
+        @holdpoint_guard(client(), idempotency_key=lambda n: support.unique("dec-name"))
+        def rotate_api_keys(n):
+            return n * 2
+
+        class Ops:
+            @holdpoint_guard(client(), idempotency_key=lambda self, n: support.unique("dec-method"))
+            def purge_cache(self, n):
+                return n
+
+        self.assertEqual(rotate_api_keys(21), 42)
+        self.assertEqual(Ops().purge_cache(7), 7)
+        for name, params in (("rotate_api_keys", {"n": 21}), ("purge_cache", {"n": 7})):
+            status, body = support.call(hp.base, "GET", f"/v1/decisions?action={name}&limit=10", hp.keys["approver"])
+            self.assertEqual(status, 200)
+            self.assertEqual([(d["action"], d["params"], d["report_status"]) for d in body["data"]], [(name, params, "completed")])
+
+    def test_a_lambda_has_no_name_to_be_the_action(self):
+        with self.assertRaises(HoldpointError) as cm:
+            holdpoint_guard(client(), idempotency_key=lambda: "k")(lambda: None)
+        self.assertEqual(cm.exception.code, "action_missing")
+        with self.assertRaises(HoldpointError) as cm:
+            holdpoint_guard(client(), action="", idempotency_key=lambda: "k")
+        self.assertEqual(cm.exception.code, "action_missing")
 
     def test_a_guard_needs_a_key_function(self):
         with self.assertRaises(HoldpointError):

@@ -36,6 +36,13 @@ export const CustomGuardSchema = z
     expression: z.string().min(1).max(MAX_EXPRESSION_LENGTH),
     decision: z.enum(['deny', 'require_approval']),
     reason: z.string().max(1000).optional(),
+    /**
+     * How risky a match makes the call, in [0, 1], for the decision's
+     * risk_score (AgentHalt's `risk_score=0.6`). The admin sets it, never the
+     * agent; it changes only the score, never the decision. Default: 1 for
+     * deny, 0.5 for require_approval, as for a rule.
+     */
+    risk: z.number().min(0).max(1).optional(),
     /** The zone of the `time` variable (default UTC). */
     tz: timeZone.default('UTC'),
     counters: z.record(counterName, CounterSchema).default({}),
@@ -149,7 +156,7 @@ export function evaluate(
   }
   const ops: CounterOp[] = cs.filter((c) => c.counts).map((c) => ({ kind: 'hit', key: c.key, window_ms: c.window_ms, amount: 1 }));
   const findings: Finding[] = hit
-    ? [{ guard: 'custom', decision: g.decision, message: g.reason ?? `custom guard ${g.name} matched`, risk: g.decision === 'deny' ? 1 : 0.5 }]
+    ? [{ guard: 'custom', decision: g.decision, message: g.reason ?? `custom guard ${g.name} matched`, risk: g.risk ?? (g.decision === 'deny' ? 1 : 0.5) }]
     : [];
   return { findings, ops };
 }

@@ -34,7 +34,7 @@ from .errors import (
 )
 from ._replay import Replay, record_to, replay_from
 from .permit import AsyncPermit, Permit
-from .types import Approval, Decision, Reason, WebhookEvent
+from .types import Approval, Decision, Reason, Usage, UsageTotals, WebhookEvent
 from .webhook import verify_webhook
 
 __all__ = [
@@ -49,6 +49,8 @@ __all__ = [
     "Approval",
     "Reason",
     "WebhookEvent",
+    "Usage",
+    "UsageTotals",
     "holdpoint_guard",
     "verify_webhook",
     "HoldpointError",

@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 
 from . import _flows
 from ._config import ConfiguredClient
+from ._usage import Instant, usage_path
 from ._wire import Attempt, Config, Flow, Response, Sleep, Unreachable, approval_path, by_key, unreachable_message
 from .permit import AsyncPermit, finish_async
-from .types import Approval, Decision
+from .types import Approval, Decision, Usage
 
 __all__ = ["AsyncHoldpointClient", "AsyncGuard"]
 
@@ -234,6 +235,17 @@ class AsyncHoldpointClient(ConfiguredClient):
     async def cancel(self, id_or_key: str, reason: Optional[str] = None) -> Approval:
         """Cancels a pending approval, by id or idempotency key."""
         return await self._run(_flows.cancel(self._cfg, id_or_key, reason))
+
+    async def usage(
+        self,
+        agent_id: Optional[str] = None,
+        session_id: Optional[str] = None,
+        run_id: Optional[str] = None,
+        since: Instant = None,
+        until: Instant = None,
+    ) -> Usage:
+        """See :meth:`HoldpointClient.usage`."""
+        return await self._run(_flows.get(self._cfg, usage_path(agent_id, session_id, run_id, since, until)))
 
     async def close(self) -> None:
         """Nothing to release (one connection per request)."""

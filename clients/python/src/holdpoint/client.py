@@ -12,9 +12,10 @@ from typing import Any, Dict, Iterable, Optional, Type, Union
 
 from . import _flows
 from ._config import ConfiguredClient
+from ._usage import Instant, usage_path
 from ._wire import Attempt, Config, Flow, Response, Sleep, Unreachable, approval_path, by_key, unreachable_message
 from .permit import Permit, finish
-from .types import Approval, Decision
+from .types import Approval, Decision, Usage
 
 __all__ = ["HoldpointClient", "Guard"]
 
@@ -220,6 +221,29 @@ class HoldpointClient(ConfiguredClient):
     def cancel(self, id_or_key: str, reason: Optional[str] = None) -> Approval:
         """Cancels a pending approval, by id or idempotency key; a decided one raises ``already_decided``."""
         return self._run(_flows.cancel(self._cfg, id_or_key, reason))
+
+    def usage(
+        self,
+        agent_id: Optional[str] = None,
+        session_id: Optional[str] = None,
+        run_id: Optional[str] = None,
+        since: Instant = None,
+        until: Instant = None,
+    ) -> Usage:
+        """Spend and calls so far (``GET /v1/usage``): the budgets' counters and
+        the ledger's totals for a session (``context.session_id``), a run
+        (``context.run_id``) and each action between ``since`` and ``until``
+        (default today, UTC) — AgentSentinel's ``CostTracker.get_session_total()``
+        / ``get_run_total()`` / ``get_action_stats()``, shared by every process.
+        ``agent_id`` is not taken from the client: without it the totals
+        count every agent. Needs an agent or approver key.
+
+        Example::
+
+            u = client.usage(agent_id="bot", run_id="nightly-42")
+            print(f"run so far: ${u['run']['spent_usd']:.2f} spent, ${u['run']['held_usd']:.2f} held")
+        """
+        return self._run(_flows.get(self._cfg, usage_path(agent_id, session_id, run_id, since, until)))
 
     def close(self) -> None:
         """Nothing to release (one connection per request); here for symmetry with the async client."""

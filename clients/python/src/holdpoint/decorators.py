@@ -72,7 +72,7 @@ def default_from_params(sig: inspect.Signature, granted: Dict[str, Any], args: T
 
 def holdpoint_guard(
     client: Any,
-    action: str,
+    action: Optional[str] = None,
     idempotency_key: Optional[Callable[..., str]] = None,
     params: Optional[Callable[..., Dict[str, Any]]] = None,
     from_params: Optional[Callable[[Dict[str, Any], Tuple[Any, ...], Dict[str, Any]], Args]] = None,
@@ -100,6 +100,11 @@ def holdpoint_guard(
     AgentSentinel's ``@guarded_action(cost_usd=…, tags=…)``), and each report
     carries how long the call ran.
 
+    ``action`` defaults to the function's name (``fn.__name__``, e.g.
+    ``send_payment``; for a method just the method's name, not its class), as
+    AgentSentinel's ``@guarded_action`` names an action it is not given. A
+    lambda has no name to use: give it ``action=``.
+
     Example::
 
         @holdpoint_guard(client, action="payment.send",
@@ -109,11 +114,16 @@ def holdpoint_guard(
     """
     if not callable(idempotency_key):
         raise HoldpointError("idempotency_key_missing", "holdpoint_guard needs idempotency_key=callable(*args, **kwargs) -> str: the same key on every retry of the same call")
+    if action is not None and (not isinstance(action, str) or not action):
+        raise HoldpointError("action_missing", "holdpoint_guard's action= must be a non-empty string (or left out: the function's name)")
     kw = dict(agent_id=agent_id, context=context, timeout_seconds=timeout_seconds, wait=wait, lease_seconds=lease_seconds, cost_usd=cost_usd, tags=tags)
 
     def decorate(fn: F) -> F:
         from .aio import AsyncHoldpointClient
 
+        name = action if action is not None else fn.__name__
+        if name == "<lambda>":
+            raise HoldpointError("action_missing", "holdpoint_guard: a lambda has no name to be the action; give action=")
         sig = inspect.signature(fn)
         is_async = inspect.iscoroutinefunction(fn)
         if is_async and not isinstance(client, AsyncHoldpointClient):
@@ -140,7 +150,7 @@ def holdpoint_guard(
 
             @functools.wraps(fn)
             async def guarded_async(*args: Any, **kwargs: Any) -> Any:
-                async with client.guard(action, ask(args, kwargs), idempotency_key(*args, **kwargs), **kw) as permit:
+                async with client.guard(name, ask(args, kwargs), idempotency_key(*args, **kwargs), **kw) as permit:
                     a, k = call_with(permit, args, kwargs)
                     permit.result = await fn(*a, **k)
                 return permit.result
@@ -149,7 +159,7 @@ def holdpoint_guard(
 
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            with client.guard(action, ask(args, kwargs), idempotency_key(*args, **kwargs), **kw) as permit:
+            with client.guard(name, ask(args, kwargs), idempotency_key(*args, **kwargs), **kw) as permit:
                 a, k = call_with(permit, args, kwargs)
                 permit.result = fn(*a, **k)
             return permit.result

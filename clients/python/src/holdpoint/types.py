@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, TypedDict
 
-__all__ = ["Decision", "Approval", "Reason", "WebhookEvent"]
+__all__ = ["Decision", "Approval", "Reason", "WebhookEvent", "Usage", "UsageTotals"]
 
 
 class Reason(TypedDict, total=False):
@@ -46,6 +46,40 @@ class Approval(TypedDict, total=False):
     completed_at: Optional[str]
     policy_version: Optional[int]
     decision_id: Optional[str]
+
+
+class UsageTotals(TypedDict, total=False):
+    """Calls, outcomes and cost over some decisions. ``spent_usd``: ran and was
+    reported (a completed call's reported cost, else its declared one; a failed
+    call only what it reported). ``held_usd``: let through, not reported yet.
+    Denied, rejected, expired and cancelled calls cost nothing. Sessions and
+    runs add ``session_id`` / ``run_id``, ``first_at`` and ``last_at``."""
+
+    calls: int
+    allowed: int
+    denied: int
+    approvals: int
+    spent_usd: float
+    held_usd: float
+    first_at: Optional[str]
+    last_at: Optional[str]
+    session_id: str
+    run_id: str
+
+
+class Usage(TypedDict, total=False):
+    """``GET /v1/usage`` exactly as the server answers it (see docs/ledger.md).
+    ``budgets``: ``[{scope, spent_usd, limit_usd}]`` from the guards' counters
+    (reservations included); ``rate``: with an agent, its calls in the last
+    minute; ``session`` / ``run``: only when asked for; ``actions``: the
+    period's totals with ``since``, ``until``, ``by_action`` and ``truncated``."""
+
+    agent_id: Optional[str]
+    budgets: List[Dict[str, Any]]
+    rate: Optional[Dict[str, Any]]
+    session: UsageTotals
+    run: UsageTotals
+    actions: Dict[str, Any]
 
 
 class WebhookEvent(TypedDict, total=False):
