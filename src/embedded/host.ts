@@ -2,7 +2,7 @@
 // free, who is a system user, and one directory at a time.
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { open, readFile, readdir, readlink, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import { EmbeddedError } from './errors.ts';
@@ -25,7 +25,7 @@ export function pidAlive(pid: number): boolean {
 }
 
 /** Linux: the state letter in /proc/<pid>/stat (after the command name in parentheses). Elsewhere: false. */
-function isZombie(pid: number): boolean {
+export function isZombie(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
@@ -33,6 +33,28 @@ function isZombie(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Linux: the live processes whose working directory is `dir` (Postgres
+ * backends work in their data directory). Elsewhere, or where /proc cannot be
+ * read: null — the caller cannot tell.
+ */
+export async function processesWorkingIn(dir: string): Promise<number[] | null> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return null;
+  }
+  const out: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    const cwd = await readlink(`/proc/${e}/cwd`).catch(() => null);
+    if (cwd === dir && pidAlive(pid)) out.push(pid);
+  }
+  return out;
 }
 
 /**

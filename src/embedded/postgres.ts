@@ -18,7 +18,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { findBinaries, type PgBinaries } from './binaries.ts';
 import { EmbeddedError } from './errors.ts';
-import { freePort, isRoot, pidAlive, processName, run, systemUser, userCanEnter, withDirLock, type SystemUser } from './host.ts';
+import { freePort, isRoot, isZombie, pidAlive, processName, processesWorkingIn, run, systemUser, userCanEnter, withDirLock, type SystemUser } from './host.ts';
 
 export interface EmbeddedPgOptions {
   /** The directory (relative to the working directory, or absolute). */
@@ -250,7 +250,15 @@ async function findRunning(f: PgFiles, url: (port: number) => string): Promise<{
   for (;;) {
     const pm = await readPostmasterPid(f.dataDir);
     if (!pm) return null;
-    if (!pidAlive(pm.pid)) return null; // the postmaster was killed: Postgres clears its own stale lock
+    if (!pidAlive(pm.pid)) {
+      // The postmaster was killed. Postgres clears its own stale lock when the
+      // pid is gone — but not when it is a zombie that a late-reaping init has
+      // not collected: kill(pid, 0) still succeeds, and Postgres refuses ("lock
+      // file already exists"). Then the lock is cleared here, once no orphaned
+      // backend still works in the directory (they exit when the postmaster dies).
+      if (isZombie(pm.pid)) await clearZombieLock(f);
+      return null;
+    }
     if (pm.port && (await serves(url(pm.port), f.dataDir))) return { pid: pm.pid, port: pm.port };
     const name = await processName(pm.pid);
     if (name !== '' && !/postgres|postmaster/.test(name)) {
@@ -265,6 +273,21 @@ async function findRunning(f: PgFiles, url: (port: number) => string): Promise<{
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+async function clearZombieLock(f: PgFiles): Promise<void> {
+  const dir = await realpath(f.dataDir);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const orphans = await processesWorkingIn(dir);
+    if (orphans === null) return; // cannot tell: leave the lock to Postgres, which checks its shared memory
+    if (orphans.length === 0) break;
+    if (Date.now() > deadline) {
+      throw new EmbeddedError(`processes of a killed Postgres still work in ${f.dataDir} (pids ${orphans.join(', ')}): stop them and start again (log: ${f.logFile})`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await unlink(path.join(f.dataDir, 'postmaster.pid')).catch(() => undefined);
 }
 
 /** Stops the cluster's server (fast shutdown: open sessions are ended, nothing committed is lost). */
