@@ -15,10 +15,10 @@
 //                                   (the key was revoked or the session ended;
 //                                   a reconnect gets 401)
 // A comment line every `heartbeatMs` keeps proxies from closing the socket;
-// on each heartbeat the stream's credential is checked again. The reads are
+// on each heartbeat the stream's credential is checked again (that lifecycle
+// is src/api/sse-session.ts, shared with the dashboard's feed). The reads are
 // shared by every stream of the tenant (src/services/feeds.ts).
 import type { Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import type { Config } from '../config.ts';
 import type { Sql } from '../db/client.ts';
 import { chainHead } from '../db/inbox.ts';
@@ -26,6 +26,7 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { FeedHub, FeedMessage } from '../services/feeds.ts';
 import type { OpenKind, OpenLimits } from './open-limits.ts';
+import { RECONNECT_MS, sseSession } from './sse-session.ts';
 
 export interface StreamDeps {
   sql: Sql;
@@ -37,10 +38,6 @@ export interface StreamDeps {
 
 /** Further behind than this and the client is told to reload rather than replay. */
 const MAX_REPLAY = 5_000;
-/** Messages waiting for a client that reads slowly; beyond this its stream ends and it reconnects. */
-const MAX_QUEUED = 500;
-/** How long a client asked to reconnect waits first (the SSE `retry` field). */
-const RECONNECT_MS = 2_000;
 /** How long a client over its cap should wait before trying again. */
 export const RETRY_AFTER_SECONDS = 5;
 
@@ -68,84 +65,29 @@ export interface TenantStreamOptions {
 }
 
 export function tenantStream(c: Context, deps: StreamDeps, o: TenantStreamOptions) {
-  const heartbeatMs = deps.config.HOLDPOINT_STREAM_HEARTBEAT_MS;
-  // Spread over the last tenth, so streams opened together do not all reconnect together.
-  const lifetimeMs = Math.round(deps.config.HOLDPOINT_STREAM_MAX_LIFETIME_MS * (0.9 + Math.random() * 0.1));
-  return streamSSE(
-    c,
-    async (stream) => {
-      let aborted = false;
-      let ending: 'lifetime' | 'behind' | 'shutdown' | 'unauthorized' | null = null;
-      const queue: FeedMessage[] = [];
-      let wake: () => void = () => {};
-      const woken = () => new Promise<void>((r) => (wake = r));
-      const end = (why: NonNullable<typeof ending>) => {
-        ending ??= why;
-        // Not one more event for a dead credential; a client too slow to keep up resumes from what it has.
-        if (why === 'unauthorized' || why === 'behind') queue.length = 0;
-        wake();
-      };
-      stream.onAbort(() => {
-        aborted = true;
-        wake();
-      });
-      let following: { stop(): void } | undefined;
-      let checking = false;
-      const heartbeat = setInterval(() => {
-        stream.write(': keep-alive\n\n').catch(() => {});
-        if (checking || ending) return;
-        checking = true;
-        o.stillValid()
-          .then((ok) => {
-            if (!ok) end('unauthorized');
-          })
-          .catch((err: unknown) => deps.log.debug('live feed credential check failed; trying again next heartbeat', { err }))
-          .finally(() => (checking = false));
-      }, heartbeatMs);
-      const lifetime = setTimeout(() => end('lifetime'), lifetimeMs);
-      let seq = 0;
-      try {
-        const head = await chainHead(deps.sql, o.tenantId);
-        seq = o.lastEventId ?? head;
-        if (seq > head || head - seq > MAX_REPLAY) {
-          seq = head;
-          await stream.writeSSE({ event: 'reset', id: String(seq), data: JSON.stringify({ seq }) });
-        } else {
-          await stream.writeSSE({ event: 'ready', id: String(seq), data: JSON.stringify({ seq }), retry: RECONNECT_MS });
-        }
-        following = deps.feeds.follow(o.tenantId, seq, {
-          push(m) {
-            if (ending) return;
-            queue.push(m);
-            if (queue.length > MAX_QUEUED) end('behind');
-            wake();
-          },
-          closed: () => end('shutdown'),
-        });
-        for (;;) {
-          while (queue.length > 0 && !aborted) {
-            const m = queue.shift()!;
-            await stream.writeSSE({ event: 'change', id: String(m.seq), data: m.data });
-            seq = m.seq;
-          }
-          if (aborted || ending) break;
-          await woken();
-        }
-        if (ending && !aborted) {
-          await stream.writeSSE({ event: 'end', id: String(seq), data: JSON.stringify({ reason: ending, seq }), retry: RECONNECT_MS });
-        }
-      } catch (err) {
-        if (!aborted) deps.log.warn('live feed ended by an error', { tenant_id: o.tenantId, err });
-      } finally {
-        clearInterval(heartbeat);
-        clearTimeout(lifetime);
-        following?.stop();
-        o.release();
+  let seq = 0;
+  return sseSession<FeedMessage>(c, {
+    name: 'live feed',
+    tenantId: o.tenantId,
+    log: deps.log,
+    config: deps.config,
+    stillValid: o.stillValid,
+    release: o.release,
+    async open(s) {
+      const head = await chainHead(deps.sql, o.tenantId);
+      seq = o.lastEventId ?? head;
+      if (seq > head || head - seq > MAX_REPLAY) {
+        seq = head;
+        await s.stream.writeSSE({ event: 'reset', id: String(seq), data: JSON.stringify({ seq }) });
+      } else {
+        await s.stream.writeSSE({ event: 'ready', id: String(seq), data: JSON.stringify({ seq }), retry: RECONNECT_MS });
       }
+      s.hold(deps.feeds.follow(o.tenantId, seq, { push: (m) => s.push(m), closed: () => s.end('shutdown') }));
     },
-    async (err, stream) => {
-      deps.log.warn('live feed failed', { tenant_id: o.tenantId, err });
-      await stream.close();
+    async write(m, stream) {
+      await stream.writeSSE({ event: 'change', id: String(m.seq), data: m.data });
+      seq = m.seq;
     },
-  );
+    endMessage: (reason) => ({ event: 'end', id: String(seq), data: JSON.stringify({ reason, seq }), retry: RECONNECT_MS }),
+  });
 }
