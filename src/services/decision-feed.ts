@@ -23,6 +23,7 @@ import type { Sql } from '../db/client.ts';
 import { decisionIdsSince } from '../db/dashboard.ts';
 import type { Logger } from '../log.ts';
 import type { Notifier } from './notifier.ts';
+import { closedFollow, joinTenant, type TenantFollowing } from './tenant-followers.ts';
 
 export const DECISION_CHANNEL = 'holdpoint_decision';
 const FLUSH_MS = 25;
@@ -100,15 +101,12 @@ export interface DecisionHub {
   follow(tenantId: string, f: DecisionFollower): { stop(): void };
 }
 
-interface TenantFeed {
-  followers: Set<DecisionFollower>;
+interface TenantFeed extends TenantFollowing<DecisionFollower> {
   /** Ids handed out lately (id → when), so a NOTIFY and a catch-up never give one twice. */
   sent: Map<string, number>;
   /** Nothing older than this is caught up: the page showed it when it was rendered. */
   floor: number;
   reading: boolean;
-  timer: NodeJS.Timeout;
-  unsubscribe: () => void;
 }
 
 export function createDecisionHub(deps: { sql: Sql; notifier: Notifier; log: Logger; heartbeatMs: number; clock: () => Date }): DecisionHub {
@@ -175,10 +173,7 @@ export function createDecisionHub(deps: { sql: Sql; notifier: Notifier; log: Log
 
   return {
     follow(tenantId, follower) {
-      if (closed) {
-        follower.closed();
-        return { stop() {} };
-      }
+      if (closed) return closedFollow(follower);
       let feed = feeds.get(tenantId);
       if (!feed) {
         const created: TenantFeed = {
@@ -199,25 +194,11 @@ export function createDecisionHub(deps: { sql: Sql; notifier: Notifier; log: Log
           if (why === 'closed') closeAll();
           else for (const f of created.followers) f.approvalsChanged();
         });
-        if (closed) {
-          follower.closed();
-          return { stop() {} };
-        }
+        if (closed) return closedFollow(follower);
         feed = created;
       }
       listen();
-      feed.followers.add(follower);
-      const f = feed;
-      return {
-        stop() {
-          f.followers.delete(follower);
-          if (f.followers.size === 0 && feeds.get(tenantId) === f) {
-            clearInterval(f.timer);
-            f.unsubscribe();
-            feeds.delete(tenantId);
-          }
-        },
-      };
+      return joinTenant(feeds, tenantId, feed, follower);
     },
   };
 }

@@ -17,6 +17,7 @@ import { eventsForTenant, toChainEvent, type EventRow } from '../db/events.ts';
 import { approvalsByIds } from '../db/inbox.ts';
 import type { Logger } from '../log.ts';
 import type { Notifier } from './notifier.ts';
+import { closedFollow, joinTenant, type TenantFollowing } from './tenant-followers.ts';
 
 const BATCH = 200;
 
@@ -42,12 +43,9 @@ interface Position extends Follower {
   seq: number;
 }
 
-interface TenantFeed {
-  followers: Set<Position>;
+interface TenantFeed extends TenantFollowing<Position> {
   running: boolean;
   again: boolean;
-  unsubscribe: () => void;
-  timer: NodeJS.Timeout;
 }
 
 export function createFeedHub(deps: { sql: Sql; notifier: Notifier; log: Logger; heartbeatMs: number }): FeedHub {
@@ -106,10 +104,7 @@ export function createFeedHub(deps: { sql: Sql; notifier: Notifier; log: Logger;
 
   return {
     follow(tenantId, seq, follower) {
-      if (closed) {
-        follower.closed();
-        return { stop() {} };
-      }
+      if (closed) return closedFollow(follower);
       let feed = feeds.get(tenantId);
       if (!feed) {
         const created: TenantFeed = {
@@ -132,27 +127,16 @@ export function createFeedHub(deps: { sql: Sql; notifier: Notifier; log: Logger;
         if (closed) {
           // The notifier closed between the check above and now (it answers `closed` at once).
           clearInterval(created.timer);
-          follower.closed();
-          return { stop() {} };
+          return closedFollow(follower);
         }
         feeds.set(tenantId, created);
         feed = created;
       }
       const pos: Position = { seq, push: (m) => follower.push(m), closed: () => follower.closed() };
-      feed.followers.add(pos);
+      const following = joinTenant(feeds, tenantId, feed, pos);
       // Catch this follower up (a Last-Event-ID behind the head) without waiting for a change.
       void pump(tenantId, feed);
-      const f = feed;
-      return {
-        stop() {
-          f.followers.delete(pos);
-          if (f.followers.size === 0 && feeds.get(tenantId) === f) {
-            clearInterval(f.timer);
-            f.unsubscribe();
-            feeds.delete(tenantId);
-          }
-        },
-      };
+      return following;
     },
   };
 }
