@@ -3,13 +3,12 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { decodeCursor, encodeCursor } from '../../db/cursor.ts';
 import { ledgerKey, listDecisions, type DecisionFilter } from '../../db/decisions.ts';
-import { AppError } from '../../errors.ts';
 import { renderDecision } from '../../services/approvals.ts';
 import { decisionExport } from '../../services/decision-export.ts';
-import { EXPORT_CONTENT_TYPE, attachment } from '../../services/export.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../errors.ts';
+import { checkPeriod, exportDownload, exportResponses } from '../export-response.ts';
 import { allow } from '../middleware/auth.ts';
 import { Ident, QueryInt, Tag, errorResponses, jsonResponse } from '../schemas.ts';
 import { Instant } from './usage.ts';
@@ -83,13 +82,7 @@ export function decisionRoutes(deps: AppDeps) {
       path: '/v1/decisions/export',
       summary: 'The decision log as a CSV or JSON Lines download, oldest first, streamed',
       request: { query: z.object({ ...Filters, format: z.enum(['csv', 'jsonl']).default('csv') }) },
-      responses: {
-        200: {
-          description: 'the log, one row (CSV, with a header row) or one JSON object (JSON Lines) per decision',
-          content: { 'text/csv': { schema: z.string() }, 'application/x-ndjson': { schema: z.string() } },
-        },
-        ...errorResponses(400, 401, 403),
-      },
+      responses: exportResponses('the log, one row (CSV, with a header row) or one JSON object (JSON Lines) per decision'),
     }),
     async (c) => {
       const auth = c.get('auth');
@@ -97,13 +90,9 @@ export function decisionRoutes(deps: AppDeps) {
       allow(auth, 'approver');
       const q = c.req.valid('query');
       const f = filterOf(q);
-      if (f.since && f.until && f.until <= f.since) throw new AppError('validation_failed', 'until must be after since', { field: 'until' });
+      checkPeriod(f.since, f.until);
       const body = decisionExport(deps.sql, auth.tenant_id, f, q.format, (err) => deps.log.error('decision export failed mid-stream', { err }));
-      return c.body(body, 200, {
-        'content-type': EXPORT_CONTENT_TYPE[q.format],
-        'content-disposition': attachment(`decisions-${deps.clock().toISOString().slice(0, 10)}`, q.format),
-        'cache-control': 'no-store',
-      }) as never;
+      return exportDownload(c, body, q.format, 'decisions', deps.clock()) as never;
     },
   );
 

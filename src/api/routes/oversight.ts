@@ -4,12 +4,12 @@
 // business — an agent that knows who reviews it knows whom to work on. The
 // agent keeps GET /v1/approvals/{id} and its events for its own approvals.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { AppError } from '../../errors.ts';
-import { EXPORT_CONTENT_TYPE, attachment, exportStream, type Column } from '../../services/export.ts';
+import { exportStream, type Column } from '../../services/export.ts';
 import { createOversight, type OversightRow } from '../../services/oversight.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../errors.ts';
+import { checkPeriod, exportDownload, exportResponses } from '../export-response.ts';
 import { allow } from '../middleware/auth.ts';
 import { IdParam, errorResponses, jsonResponse } from '../schemas.ts';
 import { Instant } from './usage.ts';
@@ -88,13 +88,7 @@ export function oversightRoutes(deps: AppDeps) {
           until: Instant().optional().openapi({ description: 'exclusive' }),
         }),
       },
-      responses: {
-        200: {
-          description: 'one row (CSV, with a header row) or one nested record (JSON Lines) per approval, oldest first',
-          content: { 'text/csv': { schema: z.string() }, 'application/x-ndjson': { schema: z.string() } },
-        },
-        ...errorResponses(400, 401, 403),
-      },
+      responses: exportResponses('one row (CSV, with a header row) or one nested record (JSON Lines) per approval, oldest first'),
     }),
     async (c) => {
       const auth = c.get('auth');
@@ -102,7 +96,7 @@ export function oversightRoutes(deps: AppDeps) {
       const q = c.req.valid('query');
       const since = q.since ? new Date(q.since) : undefined;
       const until = q.until ? new Date(q.until) : undefined;
-      if (since && until && until <= since) throw new AppError('validation_failed', 'until must be after since', { field: 'until' });
+      checkPeriod(since, until);
       const page = await oversight.pages(auth.tenant_id, { since, until, pageSize: OVERSIGHT_PAGE });
       const body = exportStream<OversightRow>({
         format: q.format,
@@ -112,11 +106,7 @@ export function oversightRoutes(deps: AppDeps) {
         json: (r) => r.record,
         onError: (err) => deps.log.error('oversight export failed mid-stream', { err }),
       });
-      return c.body(body, 200, {
-        'content-type': EXPORT_CONTENT_TYPE[q.format],
-        'content-disposition': attachment(`oversight-${deps.clock().toISOString().slice(0, 10)}`, q.format),
-        'cache-control': 'no-store',
-      }) as never;
+      return exportDownload(c, body, q.format, 'oversight', deps.clock()) as never;
     },
   );
 
