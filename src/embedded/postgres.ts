@@ -19,6 +19,7 @@ import postgres from 'postgres';
 import { findBinaries, type PgBinaries } from './binaries.ts';
 import { EmbeddedError } from './errors.ts';
 import { freePort, isRoot, isZombie, pidAlive, processName, processesWorkingIn, run, systemUser, userCanEnter, withDirLock, type SystemUser } from './host.ts';
+import { lastLines, logTail, readOrMakePassword } from './service-files.ts';
 
 export interface EmbeddedPgOptions {
   /** The directory (relative to the working directory, or absolute). */
@@ -127,14 +128,6 @@ async function runAsUser(name: string): Promise<SystemUser | null> {
   return user;
 }
 
-async function readOrMakePassword(file: string): Promise<string> {
-  const existing = await readFile(file, 'utf8').catch(() => null);
-  if (existing !== null && existing.trim()) return existing.trim();
-  const password = randomBytes(18).toString('base64url');
-  await writeFile(file, `${password}\n`, { mode: 0o600 });
-  return password;
-}
-
 async function initdb(b: PgBinaries, f: PgFiles, user: SystemUser | null, superuser: string, password: string, auth: string, sync: boolean): Promise<void> {
   await mkdir(f.dataDir, { recursive: true, mode: 0o700 });
   if (user) await chown(f.dataDir, user.uid, user.gid);
@@ -159,14 +152,6 @@ async function initdb(b: PgBinaries, f: PgFiles, user: SystemUser | null, superu
     path.join(f.dataDir, 'postgresql.conf'),
     `${await readFile(path.join(f.dataDir, 'postgresql.conf'), 'utf8')}\n# holdpoint (embedded)\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n`,
   );
-}
-
-function lastLines(text: string, n = 3): string {
-  return text.trim().split('\n').slice(-n).join(' | ');
-}
-
-async function logTail(file: string): Promise<string> {
-  return lastLines(await readFile(file, 'utf8').catch(() => ''));
 }
 
 /**

@@ -13,12 +13,12 @@
 // then shuts it down). A SIGKILLed Holdpoint leaves it running; the next start
 // finds it by its pid file and port, checks it serves this directory, and takes
 // it over; a pid file whose process is gone or is another program is stale.
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { EmbeddedError } from './errors.ts';
 import { freePort, pidAlive, processName, run, withDirLock } from './host.ts';
+import { logTail, readOrMakePassword } from './service-files.ts';
 
 export interface EmbeddedRedisOptions {
   dir: string;
@@ -121,14 +121,6 @@ export async function readRedisState(f: RedisFiles): Promise<{ pid: number | nul
   return { pid: Number.isInteger(pid) && pid > 0 ? pid : null, port: Number.isInteger(port) ? port : null };
 }
 
-async function readOrMakePassword(file: string): Promise<string> {
-  const existing = await readFile(file, 'utf8').catch(() => null);
-  if (existing !== null && existing.trim()) return existing.trim();
-  const password = randomBytes(18).toString('base64url');
-  await writeFile(file, `${password}\n`, { mode: 0o600 });
-  return password;
-}
-
 export async function ensureRedis(opts: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
   const f = redisFiles(opts.dir);
   const v = await version();
@@ -161,7 +153,7 @@ export async function ensureRedis(opts: EmbeddedRedisOptions): Promise<EmbeddedR
       } catch (err) {
         if (err instanceof EmbeddedError) throw err;
       }
-      const tail = (await readFile(f.logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ');
+      const tail = await logTail(f.logFile);
       if (!opts.port && attempt < 2 && /Address already in use/i.test(tail)) continue;
       throw new EmbeddedError(`the private redis-server in ${f.dir} did not start: ${tail || 'no log'} (log: ${f.logFile})`);
     }
