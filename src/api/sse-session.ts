@@ -39,12 +39,15 @@ export interface SseSession<M> {
   hold(sub: { stop(): void }): void;
 }
 
+export interface SseSessionDeps {
+  log: Logger;
+  config: Pick<Config, 'HOLDPOINT_STREAM_HEARTBEAT_MS' | 'HOLDPOINT_STREAM_MAX_LIFETIME_MS'>;
+}
+
 export interface SseSessionOptions<M> {
   /** Names the stream in log lines ('live feed', 'dashboard feed'). */
   name: string;
   tenantId: string;
-  log: Logger;
-  config: Pick<Config, 'HOLDPOINT_STREAM_HEARTBEAT_MS' | 'HOLDPOINT_STREAM_MAX_LIFETIME_MS'>;
   /** Whether the credential that opened the stream is still good; asked on every heartbeat. */
   stillValid: () => Promise<boolean>;
   /** Gives back the stream's slot (takeOpenSlot); called once when the stream ends. */
@@ -57,10 +60,10 @@ export interface SseSessionOptions<M> {
   endMessage: (reason: EndReason) => SSEMessage;
 }
 
-export function sseSession<M>(c: Context, o: SseSessionOptions<M>) {
-  const heartbeatMs = o.config.HOLDPOINT_STREAM_HEARTBEAT_MS;
+export function sseSession<M>(c: Context, deps: SseSessionDeps, o: SseSessionOptions<M>) {
+  const heartbeatMs = deps.config.HOLDPOINT_STREAM_HEARTBEAT_MS;
   // Spread over the last tenth, so streams opened together do not all reconnect together.
-  const lifetimeMs = Math.round(o.config.HOLDPOINT_STREAM_MAX_LIFETIME_MS * (0.9 + Math.random() * 0.1));
+  const lifetimeMs = Math.round(deps.config.HOLDPOINT_STREAM_MAX_LIFETIME_MS * (0.9 + Math.random() * 0.1));
   return streamSSE(
     c,
     async (stream) => {
@@ -105,7 +108,7 @@ export function sseSession<M>(c: Context, o: SseSessionOptions<M>) {
           .then((ok) => {
             if (!ok) end('unauthorized');
           })
-          .catch((err: unknown) => o.log.debug(`${o.name} credential check failed; trying again next heartbeat`, { err }))
+          .catch((err: unknown) => deps.log.debug(`${o.name} credential check failed; trying again next heartbeat`, { err }))
           .finally(() => (checking = false));
       }, heartbeatMs);
       const lifetime = setTimeout(() => end('lifetime'), lifetimeMs);
@@ -118,7 +121,7 @@ export function sseSession<M>(c: Context, o: SseSessionOptions<M>) {
         }
         if (ending && !aborted) await stream.writeSSE(o.endMessage(ending));
       } catch (err) {
-        if (!aborted) o.log.warn(`${o.name} ended by an error`, { tenant_id: o.tenantId, err });
+        if (!aborted) deps.log.warn(`${o.name} ended by an error`, { tenant_id: o.tenantId, err });
       } finally {
         clearInterval(heartbeat);
         clearTimeout(lifetime);
@@ -127,7 +130,7 @@ export function sseSession<M>(c: Context, o: SseSessionOptions<M>) {
       }
     },
     async (err, stream) => {
-      o.log.warn(`${o.name} failed`, { tenant_id: o.tenantId, err });
+      deps.log.warn(`${o.name} failed`, { tenant_id: o.tenantId, err });
       await stream.close();
     },
   );

@@ -66,13 +66,9 @@ export interface TenantStreamOptions {
 
 export function tenantStream(c: Context, deps: StreamDeps, o: TenantStreamOptions) {
   let seq = 0;
-  return sseSession<FeedMessage>(c, {
+  return sseSession<FeedMessage>(c, deps, {
+    ...o,
     name: 'live feed',
-    tenantId: o.tenantId,
-    log: deps.log,
-    config: deps.config,
-    stillValid: o.stillValid,
-    release: o.release,
     async open(s) {
       const head = await chainHead(deps.sql, o.tenantId);
       seq = o.lastEventId ?? head;

@@ -40,13 +40,9 @@ export function idTime(id: string | undefined): number | null {
 }
 
 export function decisionStream(c: Context, deps: DecisionStreamDeps, o: { tenantId: string; lastEventId: string | undefined; stillValid: () => Promise<boolean>; release: () => void }) {
-  return sseSession<string[] | 'approvals'>(c, {
+  return sseSession<string[] | 'approvals'>(c, deps, {
+    ...o,
     name: 'dashboard feed',
-    tenantId: o.tenantId,
-    log: deps.log,
-    config: deps.config,
-    stillValid: o.stillValid,
-    release: o.release,
     async open(s) {
       s.hold(
         deps.hub.follow(o.tenantId, {
