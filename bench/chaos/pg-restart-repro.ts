@@ -30,7 +30,16 @@ async function main() {
   let ok = 0;
   let errors = 0;
   let stop = false;
+  let waiting = 0; // lanes that have not finished
   const lane = async () => {
+    waiting++;
+    try {
+      await laneLoop();
+    } finally {
+      waiting--;
+    }
+  };
+  const laneLoop = async () => {
     while (!stop) {
       try {
         await sql.begin(async (tx) => {
@@ -51,9 +60,18 @@ async function main() {
     process.stdout.write(`pg_ctl -m fast restart ${i}: ${ok} transactions committed, ${errors} failed (catchable)\n`);
   }
   stop = true;
-  await Promise.all(lanes);
-  await sql.end();
+  // The crash this reproduces happens during the restarts (an uncaught throw
+  // kills the process there). Winding down is bounded: under a loaded machine a
+  // lane has been seen still waiting on its transaction well after the last
+  // restart, and an unbounded wait would read as a crash (the test kills the
+  // process at 100 s). Such a lane is reported, not hidden.
+  const settled = await Promise.race([Promise.all(lanes).then(() => true), sleep(20_000).then(() => false)]);
+  if (!settled) process.stdout.write(`${waiting} of ${lanes.length} lanes were still waiting on a transaction 20 s after the last restart\n`);
+  await Promise.race([sql.end({ timeout: 5 }), sleep(10_000)]);
   process.stdout.write('survived every restart: this postgres.js does not have the bug\n');
+  process.exit(0);
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 void main();
