@@ -9,6 +9,7 @@ import { buckets } from '../../policy/guards/budget.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../errors.ts';
+import { checkPeriod } from '../export-response.ts';
 import { allow } from '../middleware/auth.ts';
 import { Ident, errorResponses, jsonResponse } from '../schemas.ts';
 
@@ -61,7 +62,7 @@ export function usageRoutes(deps: AppDeps) {
       const dayOf = q.until ? new Date(new Date(q.until).getTime() - 1) : nowDate;
       const since = q.since ? new Date(q.since) : new Date(Date.UTC(dayOf.getUTCFullYear(), dayOf.getUTCMonth(), dayOf.getUTCDate()));
       const until = q.until ? new Date(q.until) : new Date(Math.max(now, since.getTime()) + 1);
-      if (until.getTime() <= since.getTime()) throw new AppError('validation_failed', 'until must be after since', { field: 'until' });
+      checkPeriod(since, until);
       if (until.getTime() - since.getTime() > MAX_USAGE_PERIOD_DAYS * DAY_MS) {
         throw new AppError('validation_failed', `a usage period spans at most ${MAX_USAGE_PERIOD_DAYS} days`, { field: 'since', max_days: MAX_USAGE_PERIOD_DAYS });
       }
