@@ -98,16 +98,16 @@ describe('cost and reports', () => {
       const r = await h.call('POST', '/v1/guard', t.agent, { action, agent_id: 'bot', idempotency_key: key() });
       ids.push(r.body.decision_id);
     }
-    const explicit = await h.call('POST', '/v1/guard', t.agent, { action: 'llm.small', agent_id: 'bot', idempotency_key: key(), cost_usd: 0.1 });
+    const explicit = await h.call('POST', '/v1/guard', t.agent, { action: 'llm.small', agent_id: 'bot', idempotency_key: key(), cost_usd: 0.4 });
     ids.push(explicit.body.decision_id);
     const costs = await Promise.all(ids.map(async (id) => Number((await row(id)).cost_usd)));
-    expect(costs).toEqual([0.25, 2, 0.25, 0.1]);
+    expect(costs).toEqual([0.25, 2, 0.25, 0.4]); // a declared cost above the table's is the cost
     // Two reported (one at its actual cost), two still held.
     await h.call('POST', '/v1/report', t.agent, { decision_id: ids[0], status: 'completed' });
     await h.call('POST', '/v1/report', t.agent, { decision_id: ids[1], status: 'completed', cost_usd: 1.5 });
     const usage = await h.call('GET', '/v1/usage?agent_id=bot', t.agent);
     const counters = usage.body.budgets[0].spent_usd;
-    expect(counters).toBeCloseTo(0.25 + 1.5 + 0.25 + 0.1, 9);
+    expect(counters).toBeCloseTo(0.25 + 1.5 + 0.25 + 0.4, 9);
     const [sum] = await h.rt.sql`SELECT sum(COALESCE(report_cost_usd, cost_usd))::float8 AS total FROM decisions WHERE tenant_id = ${t.tenant_id}`;
     expect(sum!.total).toBeCloseTo(counters, 9);
     const agg = usage.body.actions;

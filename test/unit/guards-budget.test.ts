@@ -29,6 +29,14 @@ describe('budget cost', () => {
     expect(budget.costOf(full, req({ action: 'email.send' }))).toBe(0);
   });
 
+  it('an agent may declare a higher cost than the table, never a lower one: cost_usd 0 does not slip past the table or max_call_cost', () => {
+    expect(budget.costOf(full, req({ cost_usd: 0 }))).toBe(0.5);
+    expect(budget.costOf(full, req({ action: 'llm.claude', cost_usd: 0.001 }))).toBe(0.01);
+    expect(budget.costOf(full, req({ action: 'email.send', cost_usd: 0.3 }))).toBe(0.3);
+    const r = budget.evaluate({ ...full, max_call_cost: 0.1 }, req({ cost_usd: 0 }), {}, NOW);
+    expect(r.findings.map((f) => f.decision)).toContain('deny');
+  });
+
   it('refuses a negative cost, which would otherwise refund spend', () => {
     expect(() => budget.costOf(full, req({ cost_usd: -5 }))).toThrow(/non-negative/);
     expect(() => budget.costOf(full, req({ cost_usd: Number.NaN }))).toThrow();
@@ -54,7 +62,7 @@ describe('budget buckets and queries', () => {
   it('asks for a total per bucket, and nothing for a call that costs nothing', () => {
     expect(budget.queries(full, req(), NOW)).toEqual(budget.buckets(full, req(), NOW).map((b) => ({ kind: 'total', key: b.key })));
     expect(budget.queries(full, req({ action: 'email.send' }), NOW)).toEqual([]);
-    expect(budget.queries(full, req({ cost_usd: 0 }), NOW)).toEqual([]);
+    expect(budget.queries(full, req({ action: 'email.send', cost_usd: 0 }), NOW)).toEqual([]);
   });
 });
 

@@ -40,10 +40,11 @@ describe('ledger params', () => {
 
 describe('ledger cost', () => {
   const doc = { defaults: { decision: 'allow' }, guards: { budget: { cost_table: { 'llm.*': 0.25, 'llm.big': 2 }, per_agent: { day: 10 } } } };
-  it('is the cost-table entry the budget guard used (exact name first, else the most specific glob), or the request cost_usd', () => {
+  it('is the cost the budget guard used: the cost-table entry (exact name first, else the most specific glob), or the request cost_usd when higher', () => {
     expect(ledgerCost(evaluated(doc, req({ action: 'llm.big' })), req({ action: 'llm.big' }))).toBe(2);
     expect(ledgerCost(evaluated(doc, req({ action: 'llm.small' })), req({ action: 'llm.small' }))).toBe(0.25);
-    expect(ledgerCost(evaluated(doc, req({ action: 'llm.big', cost_usd: 0.1 })), req({ action: 'llm.big', cost_usd: 0.1 }))).toBe(0.1);
+    expect(ledgerCost(evaluated(doc, req({ action: 'llm.big', cost_usd: 0.1 })), req({ action: 'llm.big', cost_usd: 0.1 }))).toBe(2);
+    expect(ledgerCost(evaluated(doc, req({ action: 'llm.big', cost_usd: 3 })), req({ action: 'llm.big', cost_usd: 3 }))).toBe(3);
     expect(ledgerCost(evaluated(doc, req({ action: 'other' })), req({ action: 'other' }))).toBe(0);
   });
 

@@ -24,19 +24,28 @@ export interface Bucket {
   label: string;
 }
 
-/** The call's cost in USD: cost_usd when given, else the exact cost-table entry, else the most specific matching glob, else 0. */
+/**
+ * The call's cost in USD: the cost table's entry for the action (exact, else
+ * the most specific matching glob), or the request's cost_usd when that is
+ * higher. The agent declares cost_usd, so it may raise the cost the admin's
+ * table gives, never lower it: declaring 0 must not slip past a budget or
+ * max_call_cost. No table entry: cost_usd, else 0.
+ */
 export function costOf(config: BudgetConfig, req: EvaluationRequest): number {
-  if (req.cost_usd !== undefined) {
-    if (typeof req.cost_usd !== 'number' || !Number.isFinite(req.cost_usd) || req.cost_usd < 0) {
-      throw new Error('cost_usd must be a non-negative number');
-    }
-    return req.cost_usd;
+  const table = tableCost(config, req.action);
+  if (req.cost_usd === undefined) return table;
+  if (typeof req.cost_usd !== 'number' || !Number.isFinite(req.cost_usd) || req.cost_usd < 0) {
+    throw new Error('cost_usd must be a non-negative number');
   }
+  return Math.max(req.cost_usd, table);
+}
+
+function tableCost(config: BudgetConfig, action: string): number {
   const table = config.cost_table;
-  if (Object.prototype.hasOwnProperty.call(table, req.action)) return table[req.action]!;
+  if (Object.prototype.hasOwnProperty.call(table, action)) return table[action]!;
   let best: string | undefined;
   for (const glob of Object.keys(table)) {
-    if (globMatch(glob, req.action) && (best === undefined || glob.length > best.length)) best = glob;
+    if (globMatch(glob, action) && (best === undefined || glob.length > best.length)) best = glob;
   }
   return best === undefined ? 0 : table[best]!;
 }

@@ -36,7 +36,7 @@ export const BudgetSchema = z.strictObject({
     })
     .optional(),
   per_tenant: z.strictObject({ day: limit.optional(), month: limit.optional() }).optional(),
-  /** A single call costing more than this (cost_usd, else the cost table) is denied. */
+  /** A single call costing more than this (the cost table, or cost_usd when higher) is denied. */
   max_call_cost: money.optional(),
   /**
    * Cumulative spend by action glob: each matching entry is its own bucket,
